@@ -6,6 +6,7 @@
 //! (output, per-vertex [`KeyRecord`]s, which vertices were cached and which ran).
 
 pub mod cachekey;
+pub mod context;
 pub mod progress;
 pub mod scheduler;
 pub mod worker;
