@@ -1,0 +1,4 @@
+FROM alpine
+run echo a
+RUN echo b
+COPY . .

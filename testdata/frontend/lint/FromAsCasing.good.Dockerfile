@@ -1,0 +1,3 @@
+FROM alpine AS build
+FROM build AS final
+RUN true

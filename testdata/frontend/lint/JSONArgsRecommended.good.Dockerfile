@@ -1,0 +1,4 @@
+FROM alpine
+ENTRYPOINT ["my-program", "start"]
+SHELL ["/bin/bash", "-c"]
+CMD run with bash

@@ -1,0 +1,2 @@
+FROM alpine
+ENV DEPS curl git make

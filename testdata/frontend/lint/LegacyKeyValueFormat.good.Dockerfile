@@ -1,0 +1,3 @@
+FROM alpine
+ENV DEPS="curl git make"
+LABEL a=b

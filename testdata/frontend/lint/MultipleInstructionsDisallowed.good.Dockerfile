@@ -1,0 +1,4 @@
+FROM alpine AS base
+CMD ["a"]
+FROM base
+CMD ["b"]

@@ -1,0 +1,2 @@
+FROM --platform=$TARGETPLATFORM alpine AS builder
+RUN true

@@ -1,0 +1,4 @@
+FROM alpine
+ARG PUBLIC_KEY
+ENV KEY_FILE=/run/key
+ENV MONKEY=1

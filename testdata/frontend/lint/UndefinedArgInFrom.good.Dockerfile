@@ -1,0 +1,3 @@
+ARG NODE_VERSION=22
+FROM node:${NODE_VERSION}-alpine
+FROM --platform=$BUILDPLATFORM alpine

@@ -1,0 +1,5 @@
+FROM alpine
+ARG foo
+COPY $foo .
+ENV PATH=$PATH:/app/bin
+RUN echo $UNDECLARED_IS_THE_SHELLS_BUSINESS

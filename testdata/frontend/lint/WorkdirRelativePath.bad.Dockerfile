@@ -1,0 +1,2 @@
+FROM nginx AS web
+WORKDIR usr/share/nginx/html

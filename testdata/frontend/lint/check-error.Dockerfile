@@ -1,0 +1,2 @@
+# check=error=true
+FROM alpine as build
