@@ -1,0 +1,156 @@
+//! `kiln pull [--platform P] REF`: resolve REF on its registry, download what the store lacks
+//! (verified, several layers at once), record the image under REF and unpack its layers.
+
+use std::io::Write;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use kiln_cache::content::BlobWriter;
+use kiln_cache::image::spec::{host_platform, media};
+use kiln_cache::{ImageRecord, Reference, Store};
+use kiln_registry::{Descriptor, Platform, ReferenceExt, RegistryClient};
+
+use super::registry_opts::{runtime, ProgressView, RegistryArgs};
+use super::store_open::open_store;
+use crate::cli::GlobalArgs;
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Image to pull, e.g. busybox, registry:5000/team/app:v1 or app@sha256:…
+    pub reference: String,
+    /// Platform to pull from a multi-platform image (os/arch[/variant]; default: this machine's)
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print only the image name
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+pub fn run(global: &GlobalArgs, args: PullArgs) -> anyhow::Result<i32> {
+    let reference = Reference::parse(&args.reference)?;
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p)?,
+        None => {
+            let (os, arch) = host_platform();
+            Platform::parse(&format!("{os}/{arch}"))?
+        }
+    };
+    let store = open_store(global)?;
+    let view = ProgressView::new(args.quiet, false);
+    let client = args.registry.client(&view);
+    let result = runtime()?.block_on(pull(&client, &store, &reference, &platform));
+    view.finish();
+    let (image, fetched) = result?;
+    // Unpack now, as Docker does, so the first run does not pay for it.
+    store
+        .prepare_snapshots(&image)
+        .with_context(|| format!("unpacking the layers of {reference}"))?;
+    if args.quiet {
+        println!("{reference}");
+    } else {
+        println!("Digest: {}", image.manifest_digest);
+        let status = if fetched {
+            "Downloaded newer image for"
+        } else {
+            "Image is up to date for"
+        };
+        println!("Status: {status} {}", reference.familiar());
+        println!("{reference}");
+    }
+    Ok(0)
+}
+
+/// Download the image into the store and record it; `true` when any blob was new.
+pub async fn pull(
+    client: &RegistryClient,
+    store: &Store,
+    reference: &Reference,
+    platform: &Platform,
+) -> anyhow::Result<(ImageRecord, bool)> {
+    let resolved = client.resolve(reference, platform).await?;
+    let repo = reference.repo();
+    let content = store.content();
+    let manifest = &resolved.manifest;
+    // Keeps GC away between writing blobs and the image row that references them.
+    let _guard = store.write_guard()?;
+    let mut fetched = false;
+    if !content.exists(&manifest.config.digest) {
+        let bytes = client.fetch_blob_bytes(&repo, &manifest.config).await?;
+        content.ingest(&bytes[..], Some(&manifest.config.digest))?;
+        fetched = true;
+    }
+    let layers: Vec<Descriptor> = manifest
+        .layers
+        .iter()
+        .filter(|l| l.media_type != media::DOCKER_FOREIGN_LAYER)
+        .cloned()
+        .collect();
+    let missing = layers.iter().filter(|l| !content.exists(&l.digest)).count();
+    fetched |= missing > 0;
+    client
+        .fetch_blobs(
+            &repo,
+            &layers,
+            |d: &Descriptor| {
+                let writer = if content.exists(&d.digest) {
+                    Ok(None)
+                } else {
+                    content
+                        .writer()
+                        .map(|w| Some(AsyncBlobWriter(w)))
+                        .map_err(std::io::Error::other)
+                };
+                std::future::ready(writer)
+            },
+            |d: &Descriptor, w: AsyncBlobWriter| {
+                std::future::ready(
+                    w.0.commit(Some(&d.digest))
+                        .map(|_| ())
+                        .map_err(std::io::Error::other),
+                )
+            },
+        )
+        .await?;
+    let stored = content.put_bytes(&resolved.raw.bytes)?;
+    if stored.digest != resolved.raw.digest {
+        bail!(
+            "manifest of {reference} hashed to {} on write, {} on download",
+            stored.digest,
+            resolved.raw.digest
+        );
+    }
+    fetched |= store.image_by_manifest(&stored.digest)?.is_none();
+    let names = match reference.tag {
+        Some(_) => vec![Reference {
+            digest: None,
+            ..reference.clone()
+        }],
+        None => Vec::new(),
+    };
+    let image = store.register_image(&stored.digest, &names)?;
+    Ok((image, fetched))
+}
+
+/// The store's blob writer is synchronous; its writes go to a 1 MiB buffer and a local
+/// file, short enough to do inline on the runtime's worker.
+struct AsyncBlobWriter(BlobWriter);
+
+impl tokio::io::AsyncWrite for AsyncBlobWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.get_mut().0.write(buf))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.get_mut().0.flush())
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.get_mut().0.flush())
+    }
+}
