@@ -1,0 +1,69 @@
+//! `kiln prune`: remove build cache by policy (`--all`, `--filter until=`, `--keep-storage`).
+//! Also the shared flag parsing and report printing for `kiln system prune`.
+
+use anyhow::bail;
+use clap::Args;
+use kiln_cache::gc::{PruneOptions, PruneReport};
+
+use super::format::{human_size, parse_duration, parse_size};
+use super::store_open::open_store;
+use crate::cli::GlobalArgs;
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all build cache, not only cache no image uses
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt (kiln never prompts; accepted for Docker compatibility)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Filter: until=DURATION (e.g. 24h) removes only what was last used before then
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Keep this much of the most recently used cache (e.g. 10GB)
+    #[arg(long)]
+    pub keep_storage: Option<String>,
+}
+
+impl PruneArgs {
+    pub fn options(&self) -> anyhow::Result<PruneOptions> {
+        let mut opts = PruneOptions {
+            all: self.all,
+            until: None,
+            keep_storage: self.keep_storage.as_deref().map(parse_size).transpose()?,
+        };
+        for f in &self.filter {
+            match f.split_once('=') {
+                Some(("until", d)) => opts.until = Some(parse_duration(d)?),
+                _ => bail!("unsupported --filter {f:?}; supported: until=DURATION"),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+pub fn print_report(r: &PruneReport) {
+    for img in &r.images {
+        for n in &img.names {
+            println!("Untagged: {}", n.familiar());
+        }
+        println!("Deleted Image: {}", img.config_digest);
+    }
+    if !r.cache_records.is_empty() {
+        println!("Deleted build cache objects:");
+        for k in &r.cache_records {
+            println!("{k}");
+        }
+    }
+    for s in &r.gc.snapshots_removed {
+        println!("Deleted snapshot: {s}");
+    }
+    println!("\nTotal reclaimed space: {}", human_size(r.gc.reclaimed));
+}
+
+pub fn run(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<i32> {
+    let store = open_store(global)?;
+    let report = store.prune_build_cache(&args.options()?)?;
+    print_report(&report);
+    Ok(0)
+}
