@@ -4,10 +4,15 @@
 mod cli;
 mod cmd;
 mod exit;
+mod progress;
 
 use clap::Parser;
 
 fn main() {
+    // Must come first, before clap and before any thread exists: when started with
+    // argv[0] = "kiln-container-helper" (and the control socket on fd 3), this process is
+    // the executor's container helper; it runs the container and never returns.
+    kiln_executor::helper::maybe_run();
     let cli = cli::Cli::parse();
     cli::init_logging(&cli.global);
     let code = match cmd::run(cli) {
