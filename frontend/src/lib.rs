@@ -5,4 +5,5 @@ pub mod graph;
 pub mod instructions;
 pub mod lint;
 pub mod parser;
+pub mod paths;
 pub mod shell;

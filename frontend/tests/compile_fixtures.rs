@@ -2,26 +2,13 @@
 //! SHELL, metadata instructions (STOPSIGNAL, HEALTHCHECK, EXPOSE, …), ONBUILD, ARG
 //! scoping and stage pruning. COPY/ADD sources and RUN mounts are in `compile_sources.rs`.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use kiln_frontend::compile::{compile, CompileError, CompileOptions, Compiled, NoImages};
-use kiln_frontend::graph::{Exec, FileAction, Op, Source, Vertex};
-
-fn read(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/frontend/compile")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-fn build_with(name: &str, opts: &CompileOptions) -> Result<Compiled, CompileError> {
-    compile(name, &read(name), opts, &NoImages)
-}
-
-fn build(name: &str) -> Compiled {
-    build_with(name, &CompileOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
+use common::{build, build_with, execs_at, history, vertex};
+use kiln_frontend::compile::{CompileOptions, Compiled};
+use kiln_frontend::graph::{Exec, FileAction, Op, Source};
 
 fn target(name: &str, stage: &str) -> Compiled {
     let opts = CompileOptions {
@@ -31,33 +18,10 @@ fn target(name: &str, stage: &str) -> Compiled {
     build_with(name, &opts).unwrap_or_else(|e| panic!("{name} --target {stage}: {e}"))
 }
 
-/// The Exec vertices compiled from `line`.
-fn execs_at(c: &Compiled, line: usize) -> Vec<(Exec, Vec<String>)> {
-    c.graph
-        .vertices()
-        .filter(|v| v.origin.start_line == line)
-        .filter_map(|v| match &v.op {
-            Op::Exec(e) => Some((e.clone(), v.inputs.iter().map(|d| d.to_string()).collect())),
-            _ => None,
-        })
-        .collect()
-}
-
 fn exec_at(c: &Compiled, line: usize) -> Exec {
     let mut all = execs_at(c, line);
     assert_eq!(all.len(), 1, "one exec at line {line}");
     all.remove(0).0
-}
-
-fn vertex<'a>(c: &'a Compiled, digest: &str) -> &'a Vertex {
-    c.graph
-        .vertices()
-        .find(|v| v.digest.as_str() == digest)
-        .unwrap_or_else(|| panic!("no vertex {digest}"))
-}
-
-fn history(c: &Compiled) -> Vec<String> {
-    c.history.iter().map(|h| h.created_by.clone()).collect()
 }
 
 fn env(e: &Exec, key: &str) -> Option<String> {

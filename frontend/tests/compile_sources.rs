@@ -1,50 +1,11 @@
 //! COPY/ADD sources (build context, stages, images, URLs, git, heredocs, --link) and
 //! RUN mounts, on the fixtures in `testdata/frontend/compile/`.
 
-use std::path::PathBuf;
+mod common;
 
-use kiln_frontend::compile::{compile, CompileError, CompileOptions, Compiled, NoImages};
-use kiln_frontend::graph::{
-    Exec, FileAction, MountKind, NetworkMode, Op, SecurityMode, Source, Vertex,
-};
-
-fn read(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/frontend/compile")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-fn build_with(name: &str, opts: &CompileOptions) -> Result<Compiled, CompileError> {
-    compile(name, &read(name), opts, &NoImages)
-}
-
-fn build(name: &str) -> Compiled {
-    build_with(name, &CompileOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-/// The Exec vertices compiled from `line`.
-fn execs_at(c: &Compiled, line: usize) -> Vec<(Exec, Vec<String>)> {
-    c.graph
-        .vertices()
-        .filter(|v| v.origin.start_line == line)
-        .filter_map(|v| match &v.op {
-            Op::Exec(e) => Some((e.clone(), v.inputs.iter().map(|d| d.to_string()).collect())),
-            _ => None,
-        })
-        .collect()
-}
-
-fn vertex<'a>(c: &'a Compiled, digest: &str) -> &'a Vertex {
-    c.graph
-        .vertices()
-        .find(|v| v.digest.as_str() == digest)
-        .unwrap_or_else(|| panic!("no vertex {digest}"))
-}
-
-fn history(c: &Compiled) -> Vec<String> {
-    c.history.iter().map(|h| h.created_by.clone()).collect()
-}
+use common::{build, execs_at, history, vertex};
+use kiln_frontend::compile::{compile, CompileOptions, NoImages};
+use kiln_frontend::graph::{FileAction, MountKind, NetworkMode, Op, SecurityMode, Source};
 
 #[test]
 fn copy_and_add_sources() {

@@ -21,6 +21,17 @@ fn err(src: &str, opts: &CompileOptions) -> String {
     }
 }
 
+/// The environment of the first RUN in the graph.
+fn first_exec_env(c: &Compiled) -> Vec<String> {
+    c.graph
+        .vertices()
+        .find_map(|v| match &v.op {
+            Op::Exec(e) => Some(e.env.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no RUN in the graph"))
+}
+
 fn images(c: &Compiled) -> Vec<(String, String)> {
     c.graph
         .vertices()
@@ -189,14 +200,7 @@ fn platforms_and_platform_args() {
         "{imgs:?}"
     );
     assert_eq!(c.platform.to_string(), "linux/arm64");
-    let env = c
-        .graph
-        .vertices()
-        .find_map(|v| match &v.op {
-            Op::Exec(e) => Some(e.env.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let env = first_exec_env(&c);
     assert!(
         env.contains(&"TARGETARCH=arm64".to_string())
             && env.contains(&"BUILDARCH=amd64".to_string()),
@@ -238,14 +242,7 @@ fn proxy_args_reach_run_but_not_the_graph() {
         .history
         .iter()
         .all(|h| !h.created_by.contains("proxy:3128")));
-    let env = declared
-        .graph
-        .vertices()
-        .find_map(|v| match &v.op {
-            Op::Exec(e) => Some(e.env.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let env = first_exec_env(&declared);
     assert!(
         env.iter().all(|kv| !kv.starts_with("HTTP_PROXY")),
         "{env:?}"

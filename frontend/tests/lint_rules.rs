@@ -1,23 +1,20 @@
 //! Every build check against its fixtures in `testdata/frontend/lint/`: the `.bad`
 //! Dockerfile fires the rule, the `.good` one does not; plus the `check` directive.
 
-use std::path::PathBuf;
+mod common;
 
+use common::testdata;
 use kiln_frontend::compile::{CompileOptions, NoImages};
 use kiln_frontend::lint::{lint, LintReport, Rule};
 
-fn fixture(name: &str) -> (String, Vec<u8>) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/frontend/lint")
-        .join(name);
-    let data = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    (name.to_string(), data)
-}
-
 fn run(name: &str) -> LintReport {
-    let (file, data) = fixture(name);
-    lint(&file, &data, &CompileOptions::default(), &NoImages)
-        .unwrap_or_else(|e| panic!("{name}: {e}"))
+    lint(
+        name,
+        &testdata("lint", name),
+        &CompileOptions::default(),
+        &NoImages,
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn fired(report: &LintReport) -> Vec<Rule> {

@@ -2,16 +2,12 @@
 //! with no timing assertion; a quadratic lexer would take minutes here), and nesting
 //! deeper than `MAX_NESTING` is refused instead of overflowing the stack.
 
+mod common;
+
+use common::env;
 use kiln_frontend::shell::{Lexer, ShellErrorKind, MAX_NESTING};
 
 const MB: usize = 1 << 20;
-
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 #[test]
 fn one_megabyte_literal_word() {

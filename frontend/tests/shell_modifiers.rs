@@ -2,41 +2,10 @@
 //! (TestProcessWithMatches) plus our own cases, each checking the result and which names
 //! were matched and unmatched. Expected values were cross-checked against BuildKit's lexer.
 
-use std::collections::BTreeSet;
+mod common;
 
+use common::{check, env, fails};
 use kiln_frontend::shell::{Lexer, ShellErrorKind};
-
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|n| (*n).to_owned()).collect()
-}
-
-/// Expands `input` and checks the result and the matched/unmatched names.
-fn check(input: &str, vars: &[(&str, &str)], expected: &str, matched: &[&str], unmatched: &[&str]) {
-    let got = Lexer::new('\\')
-        .process_word_with_matches(input, &env(vars))
-        .unwrap_or_else(|err| panic!("{input:?} with {vars:?} failed: {err}"));
-    assert_eq!(got.result, expected, "result of {input:?} with {vars:?}");
-    assert_eq!(got.matched, set(matched), "matched names of {input:?}");
-    assert_eq!(
-        got.unmatched,
-        set(unmatched),
-        "unmatched names of {input:?}"
-    );
-}
-
-fn fails(input: &str, vars: &[(&str, &str)]) -> ShellErrorKind {
-    match Lexer::new('\\').process_word_with_matches(input, &env(vars)) {
-        Ok(got) => panic!("{input:?} with {vars:?} should fail, gave {:?}", got.result),
-        Err(err) => err.kind,
-    }
-}
 
 #[test]
 fn plain_references_record_names() {

@@ -1,16 +1,12 @@
 //! Lexer options, the backtick escape character, environments, field splitting and error
 //! reporting. Expected values were cross-checked against BuildKit's lexer.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 
+use common::env;
 use kiln_frontend::shell::{Env, Lexer, ShellErrorKind};
-
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 fn word(lexer: &Lexer, input: &str, vars: &[(&str, &str)]) -> String {
     lexer

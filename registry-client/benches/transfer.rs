@@ -12,7 +12,7 @@ use std::time::Instant;
 use common::{bytes, config, Auth, Registry};
 use kiln_registry::manifest::{OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST};
 use kiln_registry::{
-    BlobSource, Descriptor, Digest, ImageManifest, Platform, Reference, ReferenceExt,
+    BlobSource, Descriptor, Digest, ImageManifest, Platform, PlatformExt, Reference, ReferenceExt,
     RegistryClient,
 };
 
@@ -132,8 +132,8 @@ fn write_layout(dir: &Path, layer_len: usize) -> (Vec<u8>, Vec<(Descriptor, Blob
         media_type: Some(OCI_MANIFEST.into()),
         config: config.0.clone(),
         layers: blobs.iter().map(|(d, _)| d.clone()).collect(),
-        subject: None,
         annotations: Default::default(),
+        extra: Default::default(),
     };
     let manifest = serde_json::to_vec(&manifest).expect("manifest");
     let (mdesc, _) = put(&manifest, OCI_MANIFEST);

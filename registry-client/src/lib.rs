@@ -26,7 +26,9 @@ pub use client::{ClientConfig, RegistryClient};
 pub use credentials::{Credential, CredentialError, CredentialSource, CredentialStore};
 pub use digest::{Digest, DigestError};
 pub use error::RegistryError;
-pub use manifest::{Descriptor, ImageIndex, ImageManifest, Manifest, ManifestError, Platform};
+pub use manifest::{
+    Descriptor, ImageIndex, ImageManifest, Manifest, ManifestError, Platform, PlatformExt,
+};
 pub use progress::{Phase, Progress};
 pub use pull::FetchStats;
 pub use push::{BlobSource, PushOutcome};

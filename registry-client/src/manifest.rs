@@ -1,23 +1,18 @@
-//! Manifest and index documents (OCI and Docker schema 2), their media types, and choosing the
-//! image for one platform out of an index / manifest list.
+//! Manifest and index documents (OCI and Docker schema 2) as the registry serves them, and
+//! choosing the image for one platform out of an index / manifest list. The documents are the
+//! store's types (`kiln_cache::image::spec`), so what is pulled is what the store reads; they
+//! keep fields they do not name, and digests are always checked over the bytes received, never
+//! over a re-serialisation.
 
-use std::collections::BTreeMap;
-use std::fmt;
+use serde::Deserialize;
 
-use serde::{Deserialize, Serialize};
-
-use crate::digest::Digest;
-
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+pub use kiln_cache::image::spec::media::{
+    DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_LIST as DOCKER_MANIFEST_LIST, DOCKER_MANIFEST,
+    OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
+};
+pub use kiln_cache::image::spec::{
+    Descriptor, Index as ImageIndex, Manifest as ImageManifest, Platform,
+};
 
 /// Every manifest kind kiln understands, for the `Accept` header of a manifest request.
 pub const ACCEPTED_MANIFEST_TYPES: [&str; 4] = [
@@ -45,53 +40,18 @@ pub enum ManifestError {
     NoMatchingPlatform { wanted: Platform, available: String },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Descriptor {
-    pub media_type: String,
-    pub digest: Digest,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub urls: Vec<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub artifact_type: Option<String>,
-}
-
-impl Descriptor {
-    pub fn new(media_type: &str, digest: Digest, size: u64) -> Self {
-        Descriptor {
-            media_type: media_type.to_string(),
-            digest,
-            size,
-            urls: Vec::new(),
-            annotations: BTreeMap::new(),
-            platform: None,
-            artifact_type: None,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Platform {
-    pub architecture: String,
-    pub os: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-    #[serde(
-        default,
-        rename = "os.version",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub os_version: Option<String>,
-}
-
-impl Platform {
+/// What the protocol needs of a platform: reading `--platform`, and matching index entries.
+pub trait PlatformExt: Sized {
     /// Parse `os/arch[/variant]`, applying the usual aliases (`arm64` defaults to `v8`).
-    pub fn parse(input: &str) -> Result<Self, ManifestError> {
+    fn parse(input: &str) -> Result<Self, ManifestError>;
+    fn linux_amd64() -> Self;
+    /// Whether an index entry's platform serves this one. A missing variant on arm64 entries
+    /// means v8, as in containerd's matcher.
+    fn matches(&self, entry: &Platform) -> bool;
+}
+
+impl PlatformExt for Platform {
+    fn parse(input: &str) -> Result<Self, ManifestError> {
         let parts: Vec<&str> = input.split('/').collect();
         let bad = || ManifestError::BadPlatform {
             input: input.to_string(),
@@ -112,72 +72,35 @@ impl Platform {
             architecture: arch.to_string(),
             os: os.to_string(),
             variant,
-            os_version: None,
+            extra: Default::default(),
         })
     }
 
-    pub fn linux_amd64() -> Self {
+    fn linux_amd64() -> Self {
         Platform {
             architecture: "amd64".into(),
             os: "linux".into(),
             variant: None,
-            os_version: None,
+            extra: Default::default(),
         }
     }
 
-    /// Whether an index entry's platform serves this one. A missing variant on arm64 entries
-    /// means v8, as in containerd's matcher.
-    pub fn matches(&self, other: &Platform) -> bool {
+    fn matches(&self, entry: &Platform) -> bool {
         let norm = |p: &Platform| match (p.architecture.as_str(), p.variant.as_deref()) {
             ("arm64", None) => Some("v8".to_string()),
             (_, v) => v.map(str::to_string),
         };
-        let variant_ok = match (norm(self), norm(other)) {
+        let variant_ok = match (norm(self), norm(entry)) {
             (Some(a), Some(b)) => a == b,
             (None, _) => true,
             (Some(_), None) => false,
         };
-        self.os == other.os && self.architecture == other.architecture && variant_ok
+        self.os == entry.os && self.architecture == entry.architecture && variant_ok
     }
 }
 
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImageManifest {
-    pub schema_version: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    pub config: Descriptor,
-    #[serde(default)]
-    pub layers: Vec<Descriptor>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<Descriptor>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImageIndex {
-    pub schema_version: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    pub manifests: Vec<Descriptor>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A manifest document: an image manifest, or an index of them.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Manifest {
     Image(Box<ImageManifest>),
     Index(ImageIndex),
@@ -222,34 +145,37 @@ impl Manifest {
     }
 }
 
-impl ImageIndex {
-    /// The manifest for `wanted`; attestation entries (`unknown/unknown`) never match.
-    pub fn select(&self, wanted: &Platform) -> Result<&Descriptor, ManifestError> {
-        self.manifests
-            .iter()
-            .find(|d| d.platform.as_ref().is_some_and(|p| wanted.matches(p)))
-            .ok_or_else(|| {
-                let offered: Vec<String> = self
-                    .manifests
-                    .iter()
-                    .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
-                    .collect();
-                let available = if offered.is_empty() {
-                    "no platforms".to_string()
-                } else {
-                    offered.join(", ")
-                };
-                ManifestError::NoMatchingPlatform {
-                    wanted: wanted.clone(),
-                    available,
-                }
-            })
-    }
+/// The entry of `index` for `wanted`; attestation entries (`unknown/unknown`) never match.
+pub fn select_platform<'a>(
+    index: &'a ImageIndex,
+    wanted: &Platform,
+) -> Result<&'a Descriptor, ManifestError> {
+    index
+        .manifests
+        .iter()
+        .find(|d| d.platform.as_ref().is_some_and(|p| wanted.matches(p)))
+        .ok_or_else(|| {
+            let offered: Vec<String> = index
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
+                .collect();
+            let available = if offered.is_empty() {
+                "no platforms".to_string()
+            } else {
+                offered.join(", ")
+            };
+            ManifestError::NoMatchingPlatform {
+                wanted: wanted.clone(),
+                available,
+            }
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::Digest;
 
     fn entry(os: &str, arch: &str, variant: Option<&str>, n: u8) -> Descriptor {
         let mut d = Descriptor::new(OCI_MANIFEST, Digest::of_bytes(&[n]), 10);
@@ -257,7 +183,7 @@ mod tests {
             architecture: arch.into(),
             os: os.into(),
             variant: variant.map(str::to_string),
-            os_version: None,
+            extra: Default::default(),
         });
         d
     }
@@ -272,15 +198,17 @@ mod tests {
                 entry("linux", "arm64", None, 2),
                 entry("linux", "amd64", None, 3),
             ],
-            annotations: BTreeMap::new(),
+            annotations: Default::default(),
+            extra: Default::default(),
         }
     }
 
     #[test]
     fn selects_platforms() {
         let idx = index();
-        let pick =
-            |p: &str| Platform::parse(p).and_then(|p| idx.select(&p).map(|d| d.digest.clone()));
+        let pick = |p: &str| {
+            Platform::parse(p).and_then(|p| select_platform(&idx, &p).map(|d| d.digest.clone()))
+        };
         assert_eq!(pick("linux/amd64").ok(), Some(Digest::of_bytes(&[3])));
         assert_eq!(pick("linux/arm64").ok(), Some(Digest::of_bytes(&[2])));
         assert_eq!(pick("linux/arm64/v8").ok(), Some(Digest::of_bytes(&[2])));
@@ -293,6 +221,28 @@ mod tests {
             err.contains("linux/arm/v7") && err.contains("linux/s390x"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn fields_kiln_does_not_name_survive_parsing() {
+        let d = Digest::of_bytes(b"x");
+        let doc = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": "application/x-kiln-test",
+            "config": {"mediaType": OCI_CONFIG, "digest": d.to_string(), "size": 1},
+            "layers": [{"mediaType": OCI_LAYER_GZIP, "digest": d.to_string(), "size": 1,
+                        "urls": ["https://example.com/l"]}],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": d.to_string(), "size": 2,
+                        "platform": {"os": "windows", "architecture": "amd64",
+                                     "os.version": "10.0.17763"}},
+        });
+        let bytes = serde_json::to_vec(&doc).unwrap_or_default();
+        let Ok(Manifest::Image(m)) = Manifest::parse(OCI_MANIFEST, &bytes) else {
+            panic!("not parsed as an image manifest");
+        };
+        assert_eq!(m.layers[0].size, 1);
+        assert_eq!(serde_json::to_value(&*m).ok(), Some(doc));
     }
 
     #[test]

@@ -51,17 +51,8 @@ impl RegistryClient {
         repo: &Repository,
         digest: &Digest,
     ) -> Result<bool, RegistryError> {
-        let url = format!("{}/v2/{}/blobs/{}", self.base_url(repo), repo.name, digest);
-        let resp = self
-            .request(repo, &[pull_scope(repo)], Method::HEAD, &url, &|r| r)
-            .await?;
-        match resp.status() {
-            StatusCode::OK => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            _ => Err(self
-                .unexpected(repo, &Method::HEAD, &url, Target::Blob(digest), resp)
-                .await),
-        }
+        self.blob_exists_scoped(repo, &[pull_scope(repo)], digest)
+            .await
     }
 
     /// Push one blob unless the repository has it. With `mount_from` (another repository on
@@ -213,13 +204,14 @@ impl RegistryClient {
         Ok(digest)
     }
 
+    /// `HEAD` on the blob under the given token scopes.
     async fn blob_exists_scoped(
         &self,
         repo: &Repository,
         scopes: &[String],
         digest: &Digest,
     ) -> Result<bool, RegistryError> {
-        // Same as `blob_exists`, but under the push scope so one token serves the whole push.
+        // `push_blob` asks under the push scope so one token serves the whole push.
         let url = format!("{}/v2/{}/blobs/{}", self.base_url(repo), repo.name, digest);
         let resp = self
             .request(repo, scopes, Method::HEAD, &url, &|r| r)

@@ -76,15 +76,16 @@ impl RegistryClient {
                 .as_ref()
                 .map_or(CredentialSource::Anonymous, |(_, s)| s.clone());
             let detail = error_detail(resp).await;
-            let ctx = (repo.registry.clone(), repo.name.clone(), scope.clone());
+            // Names the scope as first asked, before a challenge widens it.
+            let failure = Box::new(AuthFailure {
+                registry: repo.registry.clone(),
+                repository: repo.name.clone(),
+                scope: scope.clone(),
+                source_used,
+                detail,
+            });
             if status == StatusCode::FORBIDDEN {
-                return Err(RegistryError::Denied(Box::new(AuthFailure {
-                    registry: ctx.0,
-                    repository: ctx.1,
-                    scope: ctx.2,
-                    source_used,
-                    detail,
-                })));
+                return Err(RegistryError::Denied(failure));
             }
             match challenge {
                 Some(c) if round == 0 => {
@@ -114,24 +115,10 @@ impl RegistryClient {
                     }
                     auth = self.authorization(repo, &http, &scope, Some(c)).await?;
                     if auth.is_none() {
-                        return Err(RegistryError::Unauthorized(Box::new(AuthFailure {
-                            registry: ctx.0,
-                            repository: ctx.1,
-                            scope: ctx.2,
-                            source_used,
-                            detail,
-                        })));
+                        return Err(RegistryError::Unauthorized(failure));
                     }
                 }
-                _ => {
-                    return Err(RegistryError::Unauthorized(Box::new(AuthFailure {
-                        registry: ctx.0,
-                        repository: ctx.1,
-                        scope: ctx.2,
-                        source_used,
-                        detail,
-                    })));
-                }
+                _ => return Err(RegistryError::Unauthorized(failure)),
             }
         }
         Err(RegistryError::Protocol {

@@ -10,7 +10,9 @@ use tracing::debug;
 use crate::client::{pull_scope, RegistryClient};
 use crate::digest::Digest;
 use crate::error::RegistryError;
-use crate::manifest::{ImageManifest, Manifest, Platform, ACCEPTED_MANIFEST_TYPES};
+use crate::manifest::{
+    select_platform, ImageManifest, Manifest, Platform, ACCEPTED_MANIFEST_TYPES,
+};
 use crate::reference::{Reference, ReferenceExt, Repository};
 use crate::request::Target;
 
@@ -110,7 +112,9 @@ impl RegistryClient {
                 manifest: *manifest,
             }),
             Manifest::Index(index) => {
-                let desc = index.select(platform).map_err(manifest_err)?.clone();
+                let desc = select_platform(&index, platform)
+                    .map_err(manifest_err)?
+                    .clone();
                 debug!(%reference, %platform, digest = %desc.digest, "selected platform manifest from index");
                 let raw = self.get_manifest(repo, &desc.digest.to_string()).await?;
                 if raw.bytes.len() as u64 != desc.size {

@@ -11,7 +11,7 @@ use common::{config, Auth, Registry, TestImage};
 use kiln_registry::manifest::OCI_MANIFEST;
 use kiln_registry::ReferenceExt;
 use kiln_registry::{
-    ClientConfig, Credential, CredentialSource, CredentialStore, Platform, Reference,
+    ClientConfig, Credential, CredentialSource, CredentialStore, Platform, PlatformExt, Reference,
     RegistryClient, RegistryError,
 };
 
@@ -37,19 +37,41 @@ async fn push(
         .map(|_| ())
 }
 
-fn unauthorized_source(err: &RegistryError) -> Option<CredentialSource> {
+/// `err` is a 401 after trying credentials from `source`.
+#[track_caller]
+fn assert_unauthorized_as(err: &RegistryError, source: CredentialSource) {
     match err {
-        RegistryError::Unauthorized(f) => Some(f.source_used.clone()),
-        _ => None,
+        RegistryError::Unauthorized(f) => assert_eq!(f.source_used, source, "{err}"),
+        other => panic!("expected Unauthorized with {source:?}, got {other}"),
     }
+}
+
+/// A registry behind htpasswd Basic auth for `USER`.
+fn htpasswd_registry() -> Registry {
+    Registry::start(Auth::Htpasswd {
+        user: USER.into(),
+        password: PASSWORD.into(),
+    })
+}
+
+/// A client that sends `cred` to `host`.
+fn client_with(host: &str, cred: Credential) -> RegistryClient {
+    let client = RegistryClient::new(config());
+    client.set_credential(host, cred);
+    client
+}
+
+/// A client reading logins from `store`.
+fn client_reading(store: CredentialStore) -> RegistryClient {
+    RegistryClient::new(ClientConfig {
+        credentials: Some(store),
+        ..config()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn htpasswd_basic_auth() {
-    let reg = Registry::start(Auth::Htpasswd {
-        user: USER.into(),
-        password: PASSWORD.into(),
-    });
+    let reg = htpasswd_registry();
     let r = Reference::parse(&format!("{}/private/app:1", reg.host())).expect("ref");
     let img = TestImage::new(20, &[4096]);
 
@@ -57,30 +79,20 @@ async fn htpasswd_basic_auth() {
     let err = push(&anonymous, &r, &img)
         .await
         .expect_err("anonymous push accepted");
-    assert_eq!(
-        unauthorized_source(&err),
-        Some(CredentialSource::Anonymous),
-        "{err}"
-    );
+    assert_unauthorized_as(&err, CredentialSource::Anonymous);
     let msg = err.to_string();
     assert!(
         msg.contains(&reg.host()) && msg.contains("private/app") && msg.contains("kiln login"),
         "{msg}"
     );
 
-    let wrong = RegistryClient::new(config());
-    wrong.set_credential(&reg.host(), basic(USER, "wrong"));
+    let wrong = client_with(&reg.host(), basic(USER, "wrong"));
     let err = push(&wrong, &r, &img)
         .await
         .expect_err("wrong password accepted");
-    assert_eq!(
-        unauthorized_source(&err),
-        Some(CredentialSource::Explicit),
-        "{err}"
-    );
+    assert_unauthorized_as(&err, CredentialSource::Explicit);
 
-    let right = RegistryClient::new(config());
-    right.set_credential(&reg.host(), basic(USER, PASSWORD));
+    let right = client_with(&reg.host(), basic(USER, PASSWORD));
     push(&right, &r, &img).await.expect("push with credentials");
 
     // The same login read from a Docker config file.
@@ -89,10 +101,7 @@ async fn htpasswd_basic_auth() {
     store
         .store(&reg.host(), &basic(USER, PASSWORD))
         .expect("store login");
-    let from_file = RegistryClient::new(ClientConfig {
-        credentials: Some(store),
-        ..config()
-    });
+    let from_file = client_reading(store);
     let resolved = from_file
         .resolve(&r, &Platform::linux_amd64())
         .await
@@ -102,10 +111,7 @@ async fn htpasswd_basic_auth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_helper_supplies_the_login() {
-    let reg = Registry::start(Auth::Htpasswd {
-        user: USER.into(),
-        password: PASSWORD.into(),
-    });
+    let reg = htpasswd_registry();
     let r = Reference::parse(&format!("{}/helped/app:1", reg.host())).expect("ref");
     let dir = tempfile::tempdir().expect("tempdir");
     // A helper speaking the docker-credential-helper protocol, logging the server it was asked for.
@@ -144,10 +150,7 @@ async fn credential_helper_supplies_the_login() {
         .expect("other registry")
         .is_none());
 
-    let client = RegistryClient::new(ClientConfig {
-        credentials: Some(store),
-        ..config()
-    });
+    let client = client_reading(store);
     push(&client, &r, &TestImage::new(21, &[100]))
         .await
         .expect("push with helper login");
@@ -162,8 +165,7 @@ async fn bearer_tokens_anonymous_pull_and_authenticated_push() {
     let r = Reference::parse(&format!("{}/tok/app:1", reg.host())).expect("ref");
     let img = TestImage::new(22, &[3000, 4000, 5000]);
 
-    let pusher = RegistryClient::new(config());
-    pusher.set_credential(&reg.host(), basic(USER, PASSWORD));
+    let pusher = client_with(&reg.host(), basic(USER, PASSWORD));
     push(&pusher, &r, &img).await.expect("push with token");
     // One token for the push scope serves every HEAD, POST, PUT and the manifest.
     assert_eq!(issuer.requests(), 1, "tokens were not reused");
@@ -192,11 +194,7 @@ async fn bearer_tokens_anonymous_pull_and_authenticated_push() {
     )
     .await
     .expect_err("anonymous push accepted");
-    assert_eq!(
-        unauthorized_source(&err),
-        Some(CredentialSource::Anonymous),
-        "{err}"
-    );
+    assert_unauthorized_as(&err, CredentialSource::Anonymous);
     assert!(
         err.to_string().contains("repository:tok/other:pull,push"),
         "{err}"
@@ -209,17 +207,12 @@ async fn bearer_token_wrong_password_and_identity_token() {
     let reg = Registry::start(issuer.auth());
     let r = Reference::parse(&format!("{}/tok/app:1", reg.host())).expect("ref");
 
-    let wrong = RegistryClient::new(config());
-    wrong.set_credential(&reg.host(), basic(USER, "nope"));
+    let wrong = client_with(&reg.host(), basic(USER, "nope"));
     let err = wrong
         .resolve(&r, &Platform::linux_amd64())
         .await
         .expect_err("wrong password accepted");
-    assert_eq!(
-        unauthorized_source(&err),
-        Some(CredentialSource::Explicit),
-        "{err}"
-    );
+    assert_unauthorized_as(&err, CredentialSource::Explicit);
     assert!(
         err.to_string().contains("invalid username or password"),
         "{err}"
@@ -234,10 +227,7 @@ async fn bearer_token_wrong_password_and_identity_token() {
             &Credential::IdentityToken(REFRESH_TOKEN.into()),
         )
         .expect("store token");
-    let client = RegistryClient::new(ClientConfig {
-        credentials: Some(store),
-        ..config()
-    });
+    let client = client_reading(store);
     push(&client, &r, &TestImage::new(23, &[10]))
         .await
         .expect("push with identity token");
@@ -245,27 +235,18 @@ async fn bearer_token_wrong_password_and_identity_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_login_accepts_good_and_rejects_bad_credentials() {
-    let reg = Registry::start(Auth::Htpasswd {
-        user: USER.into(),
-        password: PASSWORD.into(),
-    });
+    let reg = htpasswd_registry();
     let issuer = TokenIssuer::start(USER, PASSWORD, false);
     let tok = Registry::start(issuer.auth());
     for host in [reg.host(), tok.host()] {
-        let good = RegistryClient::new(config());
-        good.set_credential(&host, basic(USER, PASSWORD));
+        let good = client_with(&host, basic(USER, PASSWORD));
         good.check_login(&host).await.expect("good login refused");
-        let bad = RegistryClient::new(config());
-        bad.set_credential(&host, basic(USER, "bad"));
+        let bad = client_with(&host, basic(USER, "bad"));
         let err = bad
             .check_login(&host)
             .await
             .expect_err("bad login accepted");
-        assert_eq!(
-            unauthorized_source(&err),
-            Some(CredentialSource::Explicit),
-            "{err}"
-        );
+        assert_unauthorized_as(&err, CredentialSource::Explicit);
         assert!(err.to_string().contains(&host), "{err}");
     }
 }

@@ -7,8 +7,8 @@ use common::{bytes, config, proxy::Proxy, Auth, Registry, TestImage};
 use kiln_registry::manifest::{OCI_INDEX, OCI_MANIFEST};
 use kiln_registry::ReferenceExt;
 use kiln_registry::{
-    BlobSource, ClientConfig, Descriptor, Digest, ImageIndex, Platform, PushOutcome, Reference,
-    RegistryClient, RegistryError,
+    BlobSource, ClientConfig, Descriptor, Digest, ImageIndex, Platform, PlatformExt, PushOutcome,
+    Reference, RegistryClient, RegistryError,
 };
 
 fn reference(reg: &Registry, repo_tag: &str) -> Reference {
@@ -175,6 +175,7 @@ async fn index_resolves_to_the_requested_platform() {
             entry(arm_digest.clone(), arm.manifest.len(), "linux/arm64"),
         ],
         annotations: Default::default(),
+        extra: Default::default(),
     };
     let index_bytes = serde_json::to_vec(&index).expect("index json");
     let index_digest = client

@@ -7,7 +7,7 @@ use common::{config, Auth, Registry, TestImage};
 use kiln_registry::manifest::OCI_MANIFEST;
 use kiln_registry::ReferenceExt;
 use kiln_registry::{
-    ClientConfig, Platform, Reference, RegistryClient, RegistryError, TransportConfig,
+    ClientConfig, Platform, PlatformExt, Reference, RegistryClient, RegistryError, TransportConfig,
 };
 
 const HOST: &str = "registry.kiln.test";

@@ -10,7 +10,7 @@ use clap::Args;
 use kiln_cache::content::BlobWriter;
 use kiln_cache::image::spec::{host_platform, media};
 use kiln_cache::{ImageRecord, Reference, Store};
-use kiln_registry::{Descriptor, Platform, ReferenceExt, RegistryClient};
+use kiln_registry::{Descriptor, Platform, PlatformExt, ReferenceExt, RegistryClient};
 
 use super::registry_opts::{runtime, ProgressView, RegistryArgs};
 use super::store_open::open_store;

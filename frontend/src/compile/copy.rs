@@ -7,12 +7,12 @@
 
 use super::dispatch::{expand, expand_with, parse_owner};
 use super::mounts::context_source;
-use super::paths::{clean, dest_path};
 use super::refs::PlanView;
 use super::state::{add, StageState};
 use super::{CompileError, Ctx};
 use crate::graph::{Copy, FileAction, FileOp, Op, Owner, Source};
 use crate::instructions::{parse_chmod, Command, CopyArgs};
+use crate::paths::{clean, dest_path};
 use crate::shell::Lexer;
 
 fn is_git(src: &str) -> bool {

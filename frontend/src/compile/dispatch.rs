@@ -10,12 +10,12 @@ use std::collections::BTreeSet;
 use super::args::GlobalArgs;
 use super::expose::parse_port;
 use super::history::{go_duration, go_list, go_quoted_list};
-use super::paths::normalize_workdir;
 use super::state::{add, StageState};
 use super::{copy, run, signal, vars, CompileError, Ctx};
 use crate::graph::{Empty, FileAction, FileOp, Healthcheck, Op, Owner};
 use crate::instructions::{Command, CommandLine, Healthcheck as Health, Instruction};
 use crate::lint::{suggest, Rule};
+use crate::paths::normalize_workdir;
 use crate::shell::Lexer;
 
 /// Build args BuildKit never puts in the environment.

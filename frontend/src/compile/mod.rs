@@ -25,7 +25,6 @@ mod expose;
 mod history;
 mod meta;
 mod mounts;
-pub mod paths;
 pub mod platform;
 pub mod reference;
 mod refs;
@@ -38,6 +37,8 @@ mod vars;
 
 use std::collections::BTreeMap;
 
+/// The path helpers moved to the crate level; this keeps `compile::paths` working.
+pub use crate::paths;
 pub use error::CompileError;
 pub use resolver::{ImageResolver, NoImages, ResolveError, ResolvedImage};
 

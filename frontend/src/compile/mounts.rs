@@ -5,12 +5,12 @@
 //! API (crate-internal): [`run_mount`].
 
 use super::dispatch::expand;
-use super::paths::{clean, join};
 use super::refs::{mount_from, PlanView};
 use super::state::{add, StageState};
 use super::{CompileError, Ctx};
 use crate::graph::{CacheSharing, Digest, Mount as ExecMount, MountKind, Op, Source};
 use crate::instructions::{parse_mount, CacheSharing as Sharing, Command, MountType};
+use crate::paths::{clean, join};
 
 /// Expands each `key=value` of a mount spec except `from=`.
 fn expand_spec(

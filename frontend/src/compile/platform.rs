@@ -171,31 +171,17 @@ mod tests {
 
     #[test]
     fn parses_and_normalises() {
-        assert_eq!(
-            parse_platform("linux/amd64").unwrap().to_string(),
-            "linux/amd64"
-        );
-        assert_eq!(
-            parse_platform("linux/x86_64").unwrap().to_string(),
-            "linux/amd64"
-        );
-        assert_eq!(
-            parse_platform("linux/aarch64").unwrap().to_string(),
-            "linux/arm64"
-        );
-        assert_eq!(
-            parse_platform("linux/arm64/v8").unwrap().to_string(),
-            "linux/arm64"
-        );
-        assert_eq!(
-            parse_platform("linux/arm").unwrap().to_string(),
-            "linux/arm/v7"
-        );
-        assert_eq!(
-            parse_platform("Linux/ARM/v6").unwrap().to_string(),
-            "linux/arm/v6"
-        );
-        assert_eq!(parse_platform("arm64").unwrap().to_string(), "linux/arm64");
+        for (input, want) in [
+            ("linux/amd64", "linux/amd64"),
+            ("linux/x86_64", "linux/amd64"),
+            ("linux/aarch64", "linux/arm64"),
+            ("linux/arm64/v8", "linux/arm64"),
+            ("linux/arm", "linux/arm/v7"),
+            ("Linux/ARM/v6", "linux/arm/v6"),
+            ("arm64", "linux/arm64"),
+        ] {
+            assert_eq!(parse_platform(input).unwrap().to_string(), want, "{input}");
+        }
         for bad in ["", "linux/", "a/b/c/d", "linux amd64", "$X"] {
             assert!(parse_platform(bad).is_err(), "{bad:?}");
         }

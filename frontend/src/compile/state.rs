@@ -8,11 +8,11 @@
 use super::args::is_proxy_arg;
 use super::env::EnvList;
 use super::history::HISTORY_COMMENT;
-use super::paths::normalize_workdir;
 use super::stages::{BaseRef, StagePlan};
 use super::{CompileError, Ctx};
 use crate::graph::{Digest, HistoryEntry, ImageConfig, Op, Origin, Platform, Source};
 use crate::instructions::Command;
+use crate::paths::normalize_workdir;
 
 /// PATH every Linux stage gets when its image sets none (BuildKit's default).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

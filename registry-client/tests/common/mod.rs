@@ -219,8 +219,8 @@ impl TestImage {
             media_type: Some(OCI_MANIFEST.to_string()),
             config: config.0.clone(),
             layers: layers.iter().map(|(d, _)| d.clone()).collect(),
-            subject: None,
             annotations: Default::default(),
+            extra: Default::default(),
         };
         let manifest = serde_json::to_vec(&manifest).expect("manifest json");
         TestImage {

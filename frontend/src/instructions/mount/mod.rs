@@ -8,6 +8,8 @@
 mod parse;
 mod values;
 
+use crate::paths;
+
 pub use parse::{parse_mount, precheck_mount};
 pub use values::parse_ram_bytes;
 
@@ -76,7 +78,7 @@ impl Mount {
     pub fn cache_id(&self) -> String {
         self.id
             .clone()
-            .unwrap_or_else(|| clean_path(self.target.as_deref().unwrap_or("")))
+            .unwrap_or_else(|| paths::clean(self.target.as_deref().unwrap_or("")))
     }
 
     /// The secret id: `source=`, else `id=`, else the target's base name.
@@ -84,7 +86,7 @@ impl Mount {
         self.source
             .clone()
             .or_else(|| self.id.clone())
-            .or_else(|| self.target.as_deref().map(base_name))
+            .or_else(|| self.target.as_deref().map(paths::base))
     }
 
     /// Where a secret file goes: `target=`, else `/run/secrets/<id>`; `None` when the
@@ -97,7 +99,7 @@ impl Mount {
             return None;
         }
         self.secret_id()
-            .map(|id| format!("/run/secrets/{}", base_name(&id)))
+            .map(|id| format!("/run/secrets/{}", paths::base(&id)))
     }
 
     /// The ssh agent id (default `default`).
@@ -112,39 +114,6 @@ impl Mount {
             MountType::Ssh => 0o600,
             _ => 0o755,
         }
-    }
-}
-
-fn base_name(p: &str) -> String {
-    let trimmed = p.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return if p.is_empty() { ".".into() } else { "/".into() };
-    }
-    trimmed.rsplit('/').next().unwrap_or(trimmed).to_string()
-}
-
-/// Go's `path.Clean`, enough for cache ids.
-fn clean_path(p: &str) -> String {
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in p.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
     }
 }
 

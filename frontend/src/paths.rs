@@ -1,7 +1,9 @@
 //! Path arithmetic on container (Unix) paths, as Go's `path` package and BuildKit's
-//! `system.NormalizePath` do it: cleaning, joining, WORKDIR and COPY destinations.
+//! `system.NormalizePath` do it: cleaning, joining, base names, WORKDIR and COPY
+//! destinations. One module for the whole crate, so the compiler and the instruction
+//! parsers (mount defaults) agree on what a path means.
 //!
-//! API: [`clean`], [`join`], [`normalize_workdir`], [`dest_path`].
+//! API: [`clean`], [`join`], [`base`], [`normalize_workdir`], [`dest_path`].
 
 /// Go's `path.Clean`: removes `.`, resolves `..`, collapses slashes; `""` -> `"."`.
 pub fn clean(p: &str) -> String {
@@ -38,6 +40,16 @@ pub fn join(parts: &[&str]) -> String {
         return String::new();
     }
     clean(&joined.join("/"))
+}
+
+/// Go's `path.Base`: the last element, trailing slashes dropped; `""` -> `"."`, and a
+/// path of only slashes -> `"/"`.
+pub fn base(p: &str) -> String {
+    let trimmed = p.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return if p.is_empty() { ".".into() } else { "/".into() };
+    }
+    trimmed.rsplit('/').next().unwrap_or(trimmed).to_string()
 }
 
 /// The new working directory after `WORKDIR path` when the current one is `current`
@@ -89,6 +101,21 @@ mod tests {
             assert_eq!(clean(i), o, "{i}");
         }
         assert_eq!(join(&["/", "a", "", "b/"]), "/a/b");
+    }
+
+    #[test]
+    fn base_matches_go() {
+        for (i, o) in [
+            ("", "."),
+            ("/", "/"),
+            ("///", "/"),
+            ("a", "a"),
+            ("/a/b", "b"),
+            ("/a/b//", "b"),
+            ("a/b/.", "."),
+        ] {
+            assert_eq!(base(i), o, "{i}");
+        }
     }
 
     #[test]
