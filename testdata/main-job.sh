@@ -1,18 +1,41 @@
 #!/usr/bin/env bash
-# README's main job on a fresh Debian 12 machine: install what kiln needs, build it, and
-# show what kiln makes of the example in testdata/example (lint + build graph).
+# README's main job on a fresh Debian 12 machine: install what kiln needs, build kiln, make
+# the busybox base image and load it into a store, build the example in testdata/example
+# with `kiln build`, rebuild it (fully cached), and run it with `kiln run`.
+#   env: KILN_ROOT  store to use (default: target/main-job/root, a fresh one each run)
+#        PROFILE    cargo profile to build kiln with (default: release)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v busybox >/dev/null || ! command -v runc >/dev/null; then
+# busybox-static makes the base image; the rest is what the tests use too (.ci/run).
+if ! command -v busybox >/dev/null; then
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends busybox-static runc
+  apt-get install -y -qq --no-install-recommends busybox-static
 fi
-cargo build --release --locked
-kiln=target/release/kiln
+profile=${PROFILE:-release}
+cargo build --profile "$profile" --locked --bin kiln
+dir=$profile
+[[ $profile == dev ]] && dir=debug
+kiln="target/$dir/kiln"
 
-echo "== kiln lint testdata/example/Dockerfile"
-"$kiln" lint -f testdata/example/Dockerfile
-echo "== kiln debug graph (DOT) of testdata/example"
-"$kiln" debug graph -f testdata/example/Dockerfile --format dot
+work=target/main-job
+root=${KILN_ROOT:-$work/root}
+mkdir -p "$work"
+if [[ -z ${KILN_ROOT:-} ]]; then
+  rm -rf "$root"
+fi
+export KILN_ROOT=$root
+
+echo "== making the busybox base image (testdata/busybox-image.sh) and loading it"
+testdata/busybox-image.sh "$work/busybox.tar"
+"$kiln" load -i "$work/busybox.tar"
+
+echo "== kiln build -t example testdata/example"
+"$kiln" build --progress plain -t example testdata/example
+
+echo "== the same build again: every step cached"
+"$kiln" build --progress plain -t example testdata/example
+
+echo "== kiln run --rm example"
+"$kiln" run --rm example

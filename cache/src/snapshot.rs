@@ -5,7 +5,7 @@
 //! flattened into one `flat-<hex>` snapshot.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{params, OptionalExtension};
 use tracing::{debug, info};
@@ -23,6 +23,8 @@ use crate::store::{io_err, Store, StoreError};
 pub const MAX_LOWERDIRS: usize = 64;
 /// Bytes of `lowerdir=` data kiln allows itself, leaving room in the 4 KiB page.
 pub const MAX_LOWERDIR_BYTES: usize = 2048;
+/// Granularity of flattened chain bottoms (see `chain_lowerdirs_with_limits`).
+const FLAT_STEP: usize = 8;
 
 /// Snapshot ids: `sha256:<chain>` for a layer, `flat:sha256:<chain>` for a flattened chain.
 fn flat_id(chain: &Digest) -> String {
@@ -154,6 +156,28 @@ impl Store {
             .ok_or_else(|| StoreError::InvalidImage { manifest: diff_id.clone(), reason: format!("no stored blob holds the layer with diff id {diff_id}; pull or load the image again") })
     }
 
+    /// Move `dir` — the top layer of the chain `diff_ids` in overlay form, such as the
+    /// overlay upper dir a build step wrote it in — into the store as that chain's
+    /// snapshot, so it never has to be unpacked from its blob. Returns false (and leaves
+    /// `dir` alone) when the snapshot already exists. `dir` must be on the store's
+    /// filesystem and its layer blob must already be recorded.
+    pub fn adopt_snapshot(&self, diff_ids: &[Digest], dir: &Path) -> Result<bool, StoreError> {
+        let chains = chain_ids(diff_ids);
+        let (Some(top), Some(diff)) = (chains.last(), diff_ids.last()) else {
+            return Ok(false);
+        };
+        let id = top.to_string();
+        if self.snapshot_exists(&id)? {
+            return Ok(false);
+        }
+        let parent = chains.len().checked_sub(2).map(|p| chains[p].to_string());
+        self.create_snapshot(&id, parent.as_deref(), Some(diff), "layer", |fs_dir| {
+            fs::remove_dir(fs_dir).map_err(io_err("remove", fs_dir))?;
+            fs::rename(dir, fs_dir).map_err(io_err("move a layer directory into", fs_dir))
+        })?;
+        Ok(true)
+    }
+
     /// Make sure every layer of the image is unpacked; returns its chain ids, bottom first.
     pub fn prepare_snapshots(&self, image: &ImageRecord) -> Result<Vec<Digest>, StoreError> {
         let config = self.read_config(&image.config_digest)?;
@@ -247,7 +271,16 @@ impl Store {
             bytes += add;
             keep += 1;
         }
-        let split = dirs.len() - keep;
+        // When more than FLAT_STEP layers fit on top, round the flattened part up to a
+        // multiple of FLAT_STEP: a build adding one layer per step then reuses one flat
+        // snapshot for FLAT_STEP steps instead of flattening the whole chain every step.
+        let min_split = dirs.len() - keep;
+        let tiered = min_split.div_ceil(FLAT_STEP) * FLAT_STEP;
+        let split = if keep >= FLAT_STEP && tiered < dirs.len() {
+            tiered
+        } else {
+            min_split
+        };
         let base_chain = &chains[split - 1];
         let fid = flat_id(base_chain);
         if !self.snapshot_exists(&fid)? {
@@ -278,6 +311,20 @@ impl Store {
                     params![c.to_string(), t],
                 )
                 .map_err(DbError::from)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// Drop the rows of these snapshots and the references held on them, in one transaction.
+    /// Their directories are left as orphans, which GC removes.
+    pub(crate) fn forget_snapshots(&self, ids: &[String]) -> Result<(), StoreError> {
+        self.db().write(|tx| {
+            for id in ids {
+                tx.execute("DELETE FROM snapshot_refs WHERE snapshot_id = ?1", [id])
+                    .map_err(DbError::from)?;
+                tx.execute("DELETE FROM snapshots WHERE id = ?1", [id])
+                    .map_err(DbError::from)?;
             }
             Ok::<_, StoreError>(())
         })

@@ -7,6 +7,7 @@
 
 pub mod cachekey;
 pub mod context;
+pub mod local;
 pub mod progress;
 pub mod scheduler;
 pub mod worker;

@@ -13,7 +13,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use kiln_frontend::graph::{Digest, Graph, Vertex};
+use kiln_frontend::graph::{Digest, Graph, Op, Source, Vertex};
 
 use crate::cachekey::{CacheKey, KeyRecord};
 use crate::progress::{now_ns, Event, Progress};
@@ -118,12 +118,14 @@ impl<W: Worker> Solver<W> {
         let cancel = req.cancel.child_token();
         let _stop_on_exit = cancel.clone().drop_guard();
         let keys = self.compute_keys(&graph, &req.progress, &cancel).await?;
+        let visit_inputs = needs_inputs_first(&graph, &req.no_cache);
         let state = Arc::new(State {
             graph,
             keys: keys.iter().map(|k| (k.vertex.clone(), k.clone())).collect(),
             worker: self.worker.clone(),
             jobs: self.jobs.clone(),
             inflight: self.inflight.clone(),
+            visit_inputs,
             no_cache: req.no_cache,
             progress: req.progress,
             cancel,
@@ -179,6 +181,24 @@ impl<W: Worker> Solver<W> {
     }
 }
 
+/// Vertices with a no-cache vertex among their (transitive) inputs.
+fn needs_inputs_first(graph: &Graph, no_cache: &NoCache) -> BTreeSet<Digest> {
+    let mut out = BTreeSet::new();
+    if *no_cache == NoCache::Off {
+        return out;
+    }
+    // Topological order: inputs are decided before the vertices that use them.
+    for v in graph.vertices() {
+        if v.inputs
+            .iter()
+            .any(|i| out.contains(i) || no_cache.applies(i))
+        {
+            out.insert(v.digest.clone());
+        }
+    }
+    out
+}
+
 fn step_error(v: &Vertex, source: WorkerError) -> Arc<SolveError> {
     Arc::new(SolveError::Step {
         vertex: v.digest.clone(),
@@ -188,6 +208,16 @@ fn step_error(v: &Vertex, source: WorkerError) -> Arc<SolveError> {
 }
 
 fn display_name(v: &Vertex) -> String {
+    // Sources that only feed an instruction are named as BuildKit names them, not after
+    // the instruction they feed (which has its own step).
+    match &v.op {
+        Op::Source(Source::Local { name, .. }) if name == "context" => {
+            return "[internal] load build context".into()
+        }
+        Op::Source(Source::Local { name, .. }) => return format!("[internal] load {name}"),
+        Op::Source(Source::Scratch) => return "[internal] scratch".into(),
+        _ => {}
+    }
     if v.origin.description.is_empty() {
         format!("{} {}", v.op.kind(), v.digest.short())
     } else {
@@ -207,6 +237,9 @@ struct State<W: Worker> {
     jobs: Arc<Semaphore>,
     inflight: Arc<Mutex<HashMap<CacheKey, SharedResult<W::Output>>>>,
     no_cache: NoCache,
+    /// Vertices above a no-cache vertex: their inputs are materialised before a cache
+    /// lookup, so the no-cache steps below them really run.
+    visit_inputs: BTreeSet<Digest>,
     progress: Progress,
     cancel: CancellationToken,
     memo: Mutex<HashMap<Digest, SharedResult<W::Output>>>,
@@ -245,6 +278,11 @@ impl<W: Worker> State<W> {
             .get(&d)
             .ok_or_else(|| Arc::new(SolveError::MissingVertex(d.clone())))?;
         let name = display_name(v);
+        let early_inputs = if self.visit_inputs.contains(&d) {
+            Some(self.inputs_of(v).await?)
+        } else {
+            None
+        };
         if !self.no_cache.applies(&d) {
             if let Some(out) = self
                 .worker
@@ -260,13 +298,20 @@ impl<W: Worker> State<W> {
                 return Ok(out);
             }
         }
+        let inputs = match early_inputs {
+            Some(i) => i,
+            None => self.inputs_of(v).await?,
+        };
+        self.run_once(v, &record.key, inputs).await
+    }
+
+    async fn inputs_of(self: &Arc<Self>, v: &Vertex) -> Result<Vec<W::Output>, Arc<SolveError>> {
         let input_futs: Vec<_> = v
             .inputs
             .iter()
-            .map(|i| State::materialize(&self, i.clone()))
+            .map(|i| State::materialize(self, i.clone()))
             .collect();
-        let inputs = futures::future::try_join_all(input_futs).await?;
-        self.run_once(v, &record.key, inputs).await
+        futures::future::try_join_all(input_futs).await
     }
 
     /// Run `v`, or wait for another solve that is already running the same key.

@@ -256,24 +256,10 @@ fn validate(element: &str) -> Result<(), &'static str> {
 /// Go's `filepath.Clean` for relative, `/`-separated patterns, with a leading `/` dropped
 /// (moby treats patterns as relative to the context root).
 pub fn clean(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for e in path.split('/') {
-        match e {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
-                    out.pop();
-                } else if !path.starts_with('/') {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    if out.is_empty() {
-        ".".to_string()
-    } else {
-        out.join("/")
+    let cleaned = kiln_frontend::paths::clean(path);
+    match cleaned.trim_start_matches('/') {
+        "" => ".".to_string(),
+        rel => rel.to_string(),
     }
 }
 

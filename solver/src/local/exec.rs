@@ -1,0 +1,254 @@
+//! RUN: an Exec vertex in a container whose rootfs is an overlay of the input chain's
+//! snapshots with a fresh upper dir; the upper dir becomes the step's layer.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use kiln_executor::{
+    ContainerSpec, ExecError, Executor, Mount as CMount, MountKind as CKind, NetworkMode as CNet,
+    Rootfs, RunOptions, Stream as CStream,
+};
+use kiln_frontend::graph::{Exec, MountKind, NetworkMode, SecurityMode};
+use tokio::sync::mpsc;
+
+use super::mount::{step_dir, MountError, View};
+use super::Output;
+use crate::progress::Stream;
+use crate::worker::{StepContext, WorkerError};
+
+/// Lines of output kept for the error message of a failed step.
+const TAIL_LINES: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecStepError {
+    #[error(transparent)]
+    Mount(#[from] MountError),
+    #[error("creating {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "RUN --mount type={0} is not supported yet; remove it or make it optional (required=false)"
+    )]
+    Unsupported(&'static str),
+    #[error("mount input {0} is not an input of this step")]
+    MissingInput(usize),
+    #[error("the bind mount at {0} names no source")]
+    BindWithoutSource(String),
+}
+
+/// What an Exec step needs besides its vertex.
+pub struct ExecInput<'a> {
+    pub store_root: &'a Path,
+    /// Bottom-first lower dirs of the root filesystem (input 0).
+    pub lower: Vec<PathBuf>,
+    /// Lower dirs of each input (for bind mounts), or the context dir.
+    pub inputs: &'a [Output],
+    pub input_lowers: Vec<Option<Vec<PathBuf>>>,
+    pub proxy_env: &'a [String],
+}
+
+/// A finished RUN: its upper dir (kept alive by `dir`) to diff into a layer.
+pub struct ExecResult {
+    _dir: tempfile::TempDir,
+    pub upper: PathBuf,
+}
+
+fn mkdir(p: &Path) -> Result<(), ExecStepError> {
+    std::fs::create_dir_all(p).map_err(|source| ExecStepError::Io {
+        path: p.to_path_buf(),
+        source,
+    })
+}
+
+fn unique_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "kiln-build-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub async fn run_exec(
+    executor: &Executor,
+    exec: &Exec,
+    input: ExecInput<'_>,
+    ctx: &StepContext,
+) -> Result<ExecResult, WorkerError> {
+    let werr = |e: ExecStepError| WorkerError::with_source(e.to_string(), e);
+    if exec.security == SecurityMode::Insecure {
+        // BuildKit needs the security.insecure entitlement for this; kiln has none yet.
+        return Err(werr(ExecStepError::Unsupported("--security=insecure")));
+    }
+    let dir = step_dir(input.store_root).map_err(|e| werr(e.into()))?;
+    let upper = dir.path().join("upper");
+    let work = dir.path().join("work");
+    let empty = dir.path().join("empty");
+    for d in [&upper, &work, &empty] {
+        mkdir(d).map_err(werr)?;
+    }
+    let lower = if input.lower.is_empty() {
+        vec![empty]
+    } else {
+        input.lower.clone()
+    };
+    let mut spec = ContainerSpec::new(
+        unique_id(),
+        Rootfs::Overlay {
+            lower,
+            upper: upper.clone(),
+            work,
+        },
+        exec.args.clone(),
+    );
+    let mut env = exec.env.clone();
+    for kv in input.proxy_env {
+        let key = kv.split('=').next().unwrap_or_default();
+        if !env.iter().any(|e| e.split('=').next() == Some(key)) {
+            env.push(kv.clone());
+        }
+    }
+    spec.process.env = env;
+    spec.process.cwd = Some(exec.cwd.clone());
+    spec.process.user = exec.user.clone();
+    // BuildKit's default RUN network reaches the outside; the host namespace does that
+    // without a bridge (NetworkMode::Default = host for now).
+    spec.network = match exec.network {
+        NetworkMode::None => CNet::None,
+        NetworkMode::Default | NetworkMode::Host => CNet::Host,
+    };
+    // Views must outlive the container run; they unmount when dropped at the end.
+    let mut views: Vec<View> = Vec::new();
+    for m in &exec.mounts {
+        let kind = match &m.kind {
+            MountKind::Bind => {
+                let i = m
+                    .input
+                    .ok_or_else(|| ExecStepError::BindWithoutSource(m.target.clone()))
+                    .map_err(werr)?;
+                let base = match (input.inputs.get(i), input.input_lowers.get(i)) {
+                    (Some(Output::Context(c)), _) => c.root.clone(),
+                    (Some(Output::Chain(_)), Some(Some(lowers))) => {
+                        let v = View::new(input.store_root, lowers).map_err(|e| werr(e.into()))?;
+                        let root = v.root().to_path_buf();
+                        views.push(v);
+                        root
+                    }
+                    _ => return Err(werr(ExecStepError::MissingInput(i))),
+                };
+                let sel = m.selector.trim_start_matches('/');
+                CKind::Bind {
+                    source: if sel.is_empty() { base } else { base.join(sel) },
+                }
+            }
+            MountKind::Cache { id, .. } => {
+                let name = kiln_cache::Digest::of_bytes(id.as_bytes())
+                    .hex()
+                    .to_string();
+                let path = input.store_root.join("cache-mounts").join(name);
+                mkdir(&path).map_err(werr)?;
+                CKind::Bind { source: path }
+            }
+            MountKind::Tmpfs { size } => CKind::Tmpfs { size: *size },
+            MountKind::Secret { required, .. } => {
+                if *required {
+                    return Err(werr(ExecStepError::Unsupported("--mount=type=secret")));
+                }
+                continue;
+            }
+            MountKind::Ssh { required, .. } => {
+                if *required {
+                    return Err(werr(ExecStepError::Unsupported("--mount=type=ssh")));
+                }
+                continue;
+            }
+        };
+        spec.mounts.push(CMount {
+            destination: m.target.clone(),
+            kind,
+            readonly: m.readonly,
+        });
+    }
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let log_ctx = ctx.clone();
+    let pump = tokio::spawn(async move {
+        let mut tail: VecDeque<String> = VecDeque::new();
+        while let Some(line) = rx.recv().await {
+            let line: kiln_executor::OutputLine = line;
+            let stream = match line.stream {
+                CStream::Stdout => Stream::Stdout,
+                CStream::Stderr => Stream::Stderr,
+            };
+            let mut data = line.line.clone();
+            if !line.partial {
+                data.push(b'\n');
+            }
+            log_ctx.log(stream, &data);
+            tail.push_back(String::from_utf8_lossy(&line.line).into_owned());
+            if tail.len() > TAIL_LINES {
+                tail.pop_front();
+            }
+        }
+        tail
+    });
+    let cancel = ctx.cancel.clone();
+    let outcome = executor
+        .run_until(
+            &spec,
+            RunOptions {
+                output: Some(tx),
+                ..Default::default()
+            },
+            async move { cancel.cancelled().await },
+        )
+        .await;
+    drop(views);
+    let tail = pump.await.unwrap_or_default();
+    let command = format!("{:?}", exec.args);
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let code = e.exit_code();
+            let msg = setup_message(&command, &e);
+            return Err(WorkerError {
+                message: msg,
+                exit_code: Some(code),
+                source: Some(Box::new(e)),
+            });
+        }
+    };
+    if outcome.cancelled {
+        return Err(WorkerError::new("cancelled"));
+    }
+    let code = outcome.exit_code();
+    if code != 0 {
+        let mut message =
+            format!("process {command} did not complete successfully: exit code: {code}");
+        if outcome.oom_killed {
+            message.push_str(" (killed: out of memory)");
+        }
+        if !tail.is_empty() {
+            message.push_str("\nlast output lines:");
+            for l in &tail {
+                message.push_str("\n  ");
+                message.push_str(l);
+            }
+        }
+        return Err(WorkerError {
+            message,
+            exit_code: Some(code),
+            source: None,
+        });
+    }
+    let upper = outcome.upper.unwrap_or(upper);
+    Ok(ExecResult { _dir: dir, upper })
+}
+
+fn setup_message(command: &str, e: &ExecError) -> String {
+    format!("process {command} could not be started: {e}")
+}

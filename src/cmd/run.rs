@@ -1,0 +1,272 @@
+//! `kiln run`: a minimal foreground run of an image — the process's output goes to the
+//! terminal, its exit code becomes kiln's. The image's Entrypoint/Cmd combine with the
+//! command line as Docker's do; 125/126/127 as Docker when the container cannot run.
+//! (Detached containers, names and restart policies come with the full runtime.)
+
+use std::io::{IsTerminal, Read, Write};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use kiln_cache::Store;
+use kiln_executor::{
+    ContainerSpec, Executor, ExecutorConfig, NetworkMode, OutputLine, Rootfs, RunOptions, Stdin,
+    Stream,
+};
+
+use crate::cli::GlobalArgs;
+use crate::exit::KILN_ERROR;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Remove the container when it exits (kiln does not keep containers yet, so always)
+    #[arg(long)]
+    pub rm: bool,
+    /// Set an environment variable: NAME=value, or NAME to pass the host's value
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// User: name, uid, name:group or uid:gid
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Override the image's entrypoint ("" clears it)
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Pass stdin to the container (read to its end before the container starts)
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Accepted for Docker compatibility; output is not given a terminal yet
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Network: host (default: reach what the host reaches) or none
+    #[arg(long, default_value = "host")]
+    pub network: String,
+    /// The image to run
+    pub image: String,
+    /// Command and arguments (replace the image's Cmd)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// argv from the image's Entrypoint/Cmd and the command line, as `docker run` combines them.
+pub fn command_line(
+    image_entrypoint: Option<&[String]>,
+    image_cmd: Option<&[String]>,
+    entrypoint: Option<&str>,
+    command: &[String],
+) -> Vec<String> {
+    let ep: Vec<String> = match entrypoint {
+        Some("") => Vec::new(),
+        Some(e) => vec![e.to_string()],
+        None => image_entrypoint.map(<[String]>::to_vec).unwrap_or_default(),
+    };
+    // A new entrypoint drops the image's Cmd (Docker does the same).
+    let cmd: Vec<String> = if !command.is_empty() {
+        command.to_vec()
+    } else if entrypoint.is_some() {
+        Vec::new()
+    } else {
+        image_cmd.map(<[String]>::to_vec).unwrap_or_default()
+    };
+    ep.into_iter().chain(cmd).collect()
+}
+
+fn env_list(image_env: &[String], flags: &[String]) -> Vec<String> {
+    let mut env: Vec<String> = image_env.to_vec();
+    for f in flags {
+        let entry = match f.split_once('=') {
+            Some(_) => f.clone(),
+            None => match std::env::var(f) {
+                Ok(v) => format!("{f}={v}"),
+                Err(_) => continue,
+            },
+        };
+        let key = entry.split('=').next().unwrap_or_default().to_string();
+        env.retain(|e| e.split('=').next() != Some(key.as_str()));
+        env.push(entry);
+    }
+    env
+}
+
+pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
+    let store = super::build::open_store_absolute(global)?;
+    let image = store.resolve_image(&args.image).with_context(|| {
+        format!(
+            "unable to find image {:?} in the store; build, load or pull it",
+            args.image
+        )
+    })?;
+    let config = store.read_config(&image.config_digest)?;
+    let cc = config.config.clone().unwrap_or_default();
+    let argv = command_line(
+        cc.entrypoint.as_deref(),
+        cc.cmd.as_deref(),
+        args.entrypoint.as_deref(),
+        &args.command,
+    );
+    if argv.is_empty() {
+        bail!("no command specified: the image has no Entrypoint or Cmd; give one after the image name");
+    }
+    let network = match args.network.as_str() {
+        "host" | "default" | "bridge" => NetworkMode::Host,
+        "none" => NetworkMode::None,
+        other => bail!("--network {other}: only host and none are supported yet"),
+    };
+    let lower: Vec<_> = store.image_lowerdirs(&image)?.into_iter().rev().collect();
+    let id = format!("kiln-run-{}", std::process::id());
+    let holder = format!("container:{id}");
+    let top = kiln_cache::image::spec::chain_ids(&config.rootfs.diff_ids).pop();
+    if let Some(t) = &top {
+        store.hold_snapshot(&t.to_string(), &holder)?;
+    }
+    let result = run_container(&store, &args, &id, lower, argv, network, &cc);
+    if let Some(t) = &top {
+        if let Err(e) = store.release_snapshot(&t.to_string(), &holder) {
+            tracing::warn!("releasing the image snapshot: {e}");
+        }
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_container(
+    store: &Store,
+    args: &RunArgs,
+    id: &str,
+    lower: Vec<std::path::PathBuf>,
+    argv: Vec<String>,
+    network: NetworkMode,
+    cc: &kiln_cache::image::spec::ContainerConfig,
+) -> anyhow::Result<i32> {
+    let parent = store.root().join("containers");
+    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
+    // Removed on drop, whatever happens: containers are not kept yet.
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{id}-"))
+        .tempdir_in(&parent)
+        .context("creating the container directory")?;
+    let (upper, work, empty) = (
+        dir.path().join("upper"),
+        dir.path().join("work"),
+        dir.path().join("empty"),
+    );
+    for d in [&upper, &work, &empty] {
+        std::fs::create_dir(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let lower = if lower.is_empty() { vec![empty] } else { lower };
+    let mut spec = ContainerSpec::new(id, Rootfs::Overlay { lower, upper, work }, argv);
+    spec.process.env = env_list(cc.env.as_deref().unwrap_or_default(), &args.env);
+    spec.process.cwd = args
+        .workdir
+        .clone()
+        .or_else(|| cc.working_dir.clone().filter(|w| !w.is_empty()));
+    spec.process.user = args
+        .user
+        .clone()
+        .or_else(|| cc.user.clone().filter(|u| !u.is_empty()));
+    spec.network = network;
+    let stdin = if args.interactive && !std::io::stdin().is_terminal() {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading stdin for the container")?;
+        Stdin::Bytes(buf)
+    } else {
+        Stdin::Null
+    };
+    let exec = Executor::new(ExecutorConfig::native(
+        std::env::current_exe().context("finding the kiln binary for the container helper")?,
+        store.root().join("exec"),
+    ));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let outcome = rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<OutputLine>();
+        let printer = tokio::spawn(async move {
+            while let Some(l) = rx.recv().await {
+                let nl: &[u8] = if l.partial { b"" } else { b"\n" };
+                let _ = match l.stream {
+                    Stream::Stdout => {
+                        let mut o = std::io::stdout().lock();
+                        o.write_all(&l.line)
+                            .and_then(|_| o.write_all(nl))
+                            .and_then(|_| o.flush())
+                    }
+                    Stream::Stderr => {
+                        let mut o = std::io::stderr().lock();
+                        o.write_all(&l.line).and_then(|_| o.write_all(nl))
+                    }
+                };
+            }
+        });
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let r = exec
+            .run_until(
+                &spec,
+                RunOptions {
+                    output: Some(tx),
+                    stdin,
+                },
+                stop,
+            )
+            .await;
+        let _ = printer.await;
+        r
+    });
+    match outcome {
+        Ok(o) => Ok(o.exit_code()),
+        Err(e) => {
+            eprintln!("kiln: error running container: {e}");
+            let code = e.exit_code();
+            Ok(if code == 0 { KILN_ERROR } else { code })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn combines_entrypoint_and_cmd_as_docker() {
+        let ep = v(&["/entry"]);
+        let cmd = v(&["default"]);
+        assert_eq!(
+            command_line(Some(&ep), Some(&cmd), None, &[]),
+            v(&["/entry", "default"])
+        );
+        assert_eq!(
+            command_line(Some(&ep), Some(&cmd), None, &v(&["x"])),
+            v(&["/entry", "x"])
+        );
+        assert_eq!(
+            command_line(Some(&ep), Some(&cmd), Some("sh"), &[]),
+            v(&["sh"])
+        );
+        assert_eq!(
+            command_line(Some(&ep), Some(&cmd), Some(""), &v(&["ls"])),
+            v(&["ls"])
+        );
+        assert_eq!(command_line(None, Some(&cmd), None, &[]), v(&["default"]));
+        assert!(command_line(None, None, None, &[]).is_empty());
+    }
+
+    #[test]
+    fn env_flags_override_image_env() {
+        let img = v(&["PATH=/bin", "A=1"]);
+        assert_eq!(
+            env_list(&img, &v(&["A=2", "B=3"])),
+            v(&["PATH=/bin", "A=2", "B=3"])
+        );
+    }
+}
