@@ -68,7 +68,28 @@ pub(super) fn exec_process(
     if spec.init {
         super::init::become_init(ctl)?;
     }
+    reset_signals();
     exec(&spec.process.args, &env)
+}
+
+/// Give the container's process default signal handling. Ignored signals stay ignored across
+/// execve, and Rust starts every program with SIGPIPE ignored: inherited, `yes | head` in a
+/// container would spin forever on EPIPE instead of dying of SIGPIPE.
+fn reset_signals() {
+    for sig in 1..libc::SIGRTMIN() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: resetting a disposition to SIG_DFL in this single-threaded process, which
+        // is about to exec; an invalid number only fails with EINVAL.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: an empty set unblocks everything; the call cannot fail with valid arguments.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
 }
 
 fn build_env(given: &[String], user: &ResolvedUser, hostname: &str, tty: bool) -> Vec<String> {
