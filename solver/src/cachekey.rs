@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use kiln_frontend::graph::Digest;
+use kiln_frontend::graph::{Digest, Op, Source, Vertex};
 
 /// A `sha256:<hex>` cache key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -75,6 +75,21 @@ impl KeyRecord {
             inputs,
             content,
         }
+    }
+}
+
+/// The op part of a cache key. An image source that the worker pinned to a manifest digest
+/// is keyed by that digest and its platform alone, not by its name, so a re-tagged or
+/// differently spelled reference to the same image hits the cache.
+pub(crate) fn key_op_digest(v: &Vertex, content: &Option<String>) -> Digest {
+    match (&v.op, content) {
+        (Op::Source(Source::Image { platform, .. }), Some(_)) => Digest::of_json(&Op::Source(
+            Source::Image {
+                reference: String::new(),
+                platform: platform.clone(),
+            },
+        )),
+        _ => v.op_digest(),
     }
 }
 

@@ -291,3 +291,35 @@ async fn no_cache_reruns_everything() {
     let sol = solver.solve(req).await.unwrap();
     assert_eq!(sol.ran.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retagged_base_image_hits_the_cache() {
+    let worker = StringWorker::default();
+    for name in ["busybox:latest", "busybox:1.35"] {
+        worker
+            .image_versions
+            .lock()
+            .unwrap()
+            .insert(name.into(), "sha256:one-manifest".into());
+    }
+    let solver = Solver::new(worker, 2);
+    let mut g1 = Graph::new();
+    let base1 = image(&mut g1, "busybox:latest");
+    let root1 = exec(&mut g1, &["a"], vec![base1]);
+    solver.solve(request(&g1, &root1)).await.unwrap();
+    let mut g2 = Graph::new();
+    let base2 = image(&mut g2, "busybox:1.35");
+    let root2 = exec(&mut g2, &["a"], vec![base2]);
+    assert_ne!(root1, root2, "different definitions");
+    let sol = solver.solve(request(&g2, &root2)).await.unwrap();
+    assert!(sol.ran.is_empty(), "the same manifest under another name re-ran: {:?}", sol.ran);
+    // A different manifest under the same name misses.
+    solver
+        .worker()
+        .image_versions
+        .lock()
+        .unwrap()
+        .insert("busybox:1.35".into(), "sha256:other".into());
+    let sol = solver.solve(request(&g2, &root2)).await.unwrap();
+    assert!(sol.ran.contains(&root2));
+}
