@@ -83,12 +83,12 @@ impl KeyRecord {
 /// differently spelled reference to the same image hits the cache.
 pub(crate) fn key_op_digest(v: &Vertex, content: &Option<String>) -> Digest {
     match (&v.op, content) {
-        (Op::Source(Source::Image { platform, .. }), Some(_)) => Digest::of_json(&Op::Source(
-            Source::Image {
+        (Op::Source(Source::Image { platform, .. }), Some(_)) => {
+            Digest::of_json(&Op::Source(Source::Image {
                 reference: String::new(),
                 platform: platform.clone(),
-            },
-        )),
+            }))
+        }
         _ => v.op_digest(),
     }
 }

@@ -173,7 +173,12 @@ impl<W: Worker> Solver<W> {
                 .map(|i| by_vertex.get(i).cloned())
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| Arc::new(SolveError::MissingVertex(v.digest.clone())))?;
-            let record = KeyRecord::compute(v.digest.clone(), crate::cachekey::key_op_digest(v, &content), inputs, content);
+            let record = KeyRecord::compute(
+                v.digest.clone(),
+                crate::cachekey::key_op_digest(v, &content),
+                inputs,
+                content,
+            );
             by_vertex.insert(&v.digest, record.key.clone());
             records.push(record);
         }

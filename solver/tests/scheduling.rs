@@ -312,7 +312,11 @@ async fn a_retagged_base_image_hits_the_cache() {
     let root2 = exec(&mut g2, &["a"], vec![base2]);
     assert_ne!(root1, root2, "different definitions");
     let sol = solver.solve(request(&g2, &root2)).await.unwrap();
-    assert!(sol.ran.is_empty(), "the same manifest under another name re-ran: {:?}", sol.ran);
+    assert!(
+        sol.ran.is_empty(),
+        "the same manifest under another name re-ran: {:?}",
+        sol.ran
+    );
     // A different manifest under the same name misses.
     solver
         .worker()

@@ -128,7 +128,10 @@ impl ContextChecksum {
             );
             h.update(line.as_bytes());
         }
-        Ok(ContextChecksum(format!("sha256:{}", hex::encode(h.finalize()))))
+        Ok(ContextChecksum(format!(
+            "sha256:{}",
+            hex::encode(h.finalize())
+        )))
     }
 }
 
@@ -153,7 +156,12 @@ mod tests {
         let s1 = sum(d.path(), "app.py", &mut cache);
         // Only the mtime changes: same checksum (and a re-hash, since the stamp changed).
         let t = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        File::options().write(true).open(&f).unwrap().set_modified(t).unwrap();
+        File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
         assert_eq!(sum(d.path(), "app.py", &mut cache), s1);
         // An unselected file changes: same checksum.
         std::fs::write(d.path().join("other"), "y").unwrap();

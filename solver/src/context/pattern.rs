@@ -86,7 +86,10 @@ impl Matcher {
 
     /// Is `path` (relative to the context root, `/`-separated) excluded?
     pub fn excludes(&self, path: &str) -> bool {
-        let elements: Vec<&str> = path.split('/').filter(|e| !e.is_empty() && *e != ".").collect();
+        let elements: Vec<&str> = path
+            .split('/')
+            .filter(|e| !e.is_empty() && *e != ".")
+            .collect();
         let mut excluded = false;
         for p in &self.patterns {
             // Only a pattern that could flip the state needs evaluating.
@@ -295,7 +298,10 @@ mod tests {
     fn last_match_wins_and_bang_reincludes() {
         let m1 = m("*.md\n!README.md\nREADME*.md");
         assert!(m1.excludes("CHANGES.md"));
-        assert!(m1.excludes("README.md"), "the last pattern excludes it again");
+        assert!(
+            m1.excludes("README.md"),
+            "the last pattern excludes it again"
+        );
         let m2 = m("*.md\n!README.md");
         assert!(!m2.excludes("README.md"));
         assert!(m2.has_exclusions());

@@ -58,7 +58,11 @@ pub(crate) struct Stamp {
 /// path, parents before children. An include that is a directory selects everything below
 /// it; wildcards match one path element each (Go's `filepath.Match`). An include that
 /// matches nothing selects nothing (the caller decides whether that is an error).
-pub fn select(root: &Path, includes: &[String], excludes: &Matcher) -> Result<Vec<Entry>, SelectError> {
+pub fn select(
+    root: &Path,
+    includes: &[String],
+    excludes: &Matcher,
+) -> Result<Vec<Entry>, SelectError> {
     let mut out = Vec::new();
     for inc in includes {
         let cleaned = clean(inc.trim_start_matches('/'));
@@ -125,7 +129,12 @@ fn expand(
 }
 
 /// Add `rel` and, for a directory, everything below it that is not excluded.
-fn walk(root: &Path, rel: String, excludes: &Matcher, out: &mut Vec<Entry>) -> Result<(), SelectError> {
+fn walk(
+    root: &Path,
+    rel: String,
+    excludes: &Matcher,
+    out: &mut Vec<Entry>,
+) -> Result<(), SelectError> {
     let excluded = !rel.is_empty() && excludes.excludes(&rel);
     let full = root.join(&rel);
     let meta = fs::symlink_metadata(&full).map_err(|source| SelectError::Io {
@@ -207,7 +216,14 @@ mod tests {
 
     fn tree() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
-        for f in ["a.txt", "b.log", "src/main.c", "src/lib/x.c", "src/lib/x.o", "docs/r.md"] {
+        for f in [
+            "a.txt",
+            "b.log",
+            "src/main.c",
+            "src/lib/x.c",
+            "src/lib/x.o",
+            "docs/r.md",
+        ] {
             let p = d.path().join(f);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             fs::write(&p, f).unwrap();
@@ -229,7 +245,14 @@ mod tests {
         let v = select(d.path(), &["src".into(), "link".into()], &none).unwrap();
         assert_eq!(
             paths(&v),
-            ["link", "src", "src/lib", "src/lib/x.c", "src/lib/x.o", "src/main.c"]
+            [
+                "link",
+                "src",
+                "src/lib",
+                "src/lib/x.c",
+                "src/lib/x.o",
+                "src/main.c"
+            ]
         );
         assert_eq!(v[0].link_target.as_deref(), Some("a.txt"));
     }
@@ -238,7 +261,12 @@ mod tests {
     fn wildcards_and_excludes() {
         let d = tree();
         let ex = Matcher::from_dockerignore("**/*.o\n*.log", ".dockerignore").unwrap();
-        let v = select(d.path(), &["*.txt".into(), "*.log".into(), "src/*".into()], &ex).unwrap();
+        let v = select(
+            d.path(),
+            &["*.txt".into(), "*.log".into(), "src/*".into()],
+            &ex,
+        )
+        .unwrap();
         assert_eq!(paths(&v), ["a.txt", "src/lib", "src/lib/x.c", "src/main.c"]);
         let all = select(d.path(), &[".".into()], &ex).unwrap();
         assert!(!paths(&all).contains(&"src/lib/x.o"));
