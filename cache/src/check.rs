@@ -189,15 +189,7 @@ impl Store {
             }
         }
         if repair && !bad.is_empty() {
-            self.db().write(|tx| {
-                for id in &bad {
-                    tx.execute("DELETE FROM snapshot_refs WHERE snapshot_id = ?1", [id])
-                        .map_err(DbError::from)?;
-                    tx.execute("DELETE FROM snapshots WHERE id = ?1", [id])
-                        .map_err(DbError::from)?;
-                }
-                Ok::<_, StoreError>(())
-            })?;
+            self.forget_snapshots(&bad)?;
             rep.repaired.extend(bad.iter().map(|id| {
                 format!("forgot broken snapshot {id} (it is unpacked again on next use)")
             }));

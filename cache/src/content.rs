@@ -51,6 +51,27 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Con
     }
 }
 
+/// Hashes all of `reader` and checks it is `expected`; returns its size. `op` and `path`
+/// name the read in errors.
+fn hash_and_check(
+    reader: &mut impl Read,
+    expected: &Digest,
+    op: &'static str,
+    path: &Path,
+) -> Result<u64, ContentError> {
+    let mut h = HashingWriter::new(io::sink());
+    io::copy(reader, &mut h).map_err(io_err(op, path))?;
+    let (_, actual, size) = h.finish();
+    if &actual != expected {
+        return Err(ContentError::DigestMismatch {
+            expected: expected.clone(),
+            actual,
+            size,
+        });
+    }
+    Ok(size)
+}
+
 /// A committed blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -164,18 +185,9 @@ impl ContentStore {
         if let Some(d) = expected {
             if self.exists(d) {
                 // Still consume and verify: callers stream archives and need the bytes read.
-                let mut h = HashingWriter::new(io::sink());
-                io::copy(&mut reader, &mut h).map_err(io_err("read source for", &self.path(d)))?;
-                let (_, actual, size) = h.finish();
-                if &actual != d {
-                    return Err(ContentError::DigestMismatch {
-                        expected: d.clone(),
-                        actual,
-                        size,
-                    });
-                }
+                let size = hash_and_check(&mut reader, d, "read source for", &self.path(d))?;
                 return Ok(BlobInfo {
-                    digest: actual,
+                    digest: d.clone(),
                     size,
                 });
             }
@@ -232,17 +244,7 @@ impl ContentStore {
     /// Re-hash a blob and compare with its name.
     pub fn verify(&self, digest: &Digest) -> Result<u64, ContentError> {
         let mut f = self.open_blob(digest)?;
-        let mut h = HashingWriter::new(io::sink());
-        io::copy(&mut f, &mut h).map_err(io_err("read", &self.path(digest)))?;
-        let (_, actual, size) = h.finish();
-        if &actual != digest {
-            return Err(ContentError::DigestMismatch {
-                expected: digest.clone(),
-                actual,
-                size,
-            });
-        }
-        Ok(size)
+        hash_and_check(&mut f, digest, "read", &self.path(digest))
     }
 }
 

@@ -134,15 +134,7 @@ impl Store {
             .into_iter()
             .filter(|id| !live.snapshots.contains(id))
             .collect();
-        self.db().write(|tx| {
-            for id in &dead {
-                tx.execute("DELETE FROM snapshot_refs WHERE snapshot_id = ?1", [id])
-                    .map_err(DbError::from)?;
-                tx.execute("DELETE FROM snapshots WHERE id = ?1", [id])
-                    .map_err(DbError::from)?;
-            }
-            Ok::<_, StoreError>(())
-        })?;
+        self.forget_snapshots(&dead)?;
         let rows: HashSet<String> = self
             .db()
             .read(|tx| strings(tx, "SELECT id FROM snapshots", []))?

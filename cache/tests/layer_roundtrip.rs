@@ -8,7 +8,8 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
 use kiln_cache::layer::{
-    self, apply_layer_blob, diff, ApplyMode, ApplyOptions, Compression, TarOptions,
+    self, apply_layer_blob, diff, ApplyMode, ApplyOptions, Compression, Entry, LayerBlob,
+    TarOptions,
 };
 use kiln_cache::ContentStore;
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
@@ -110,6 +111,26 @@ fn merge() -> ApplyOptions {
     }
 }
 
+/// Writes `lower`'s tree as a base layer and `top` (a diff over it) as the layer above, and
+/// applies both in merge mode onto a new directory `dest`.
+fn apply_base_and_top(
+    store: &ContentStore,
+    lower: &Path,
+    top: &[Entry],
+    dest: &Path,
+) -> (LayerBlob, LayerBlob) {
+    let write = |entries: &[Entry]| {
+        layer::write_layer(store, entries, TarOptions::default(), Compression::Gzip).unwrap()
+    };
+    let base = write(&diff::tree_entries(lower).unwrap());
+    let top = write(top);
+    fs::create_dir(dest).unwrap();
+    for blob in [&base, &top] {
+        apply_layer_blob(store, &blob.digest, Some(&blob.diff_id), dest, merge()).unwrap();
+    }
+    (base, top)
+}
+
 #[test]
 fn tree_layer_apply_round_trip_all_compressions() {
     let tmp = tempfile::tempdir().unwrap();
@@ -170,13 +191,6 @@ fn diff_of_two_trees_applies_to_give_the_upper_tree() {
     fs::write(upper.join("sgid"), "now a file").unwrap();
     fs::set_permissions(upper.join("fifo"), fs::Permissions::from_mode(0o600)).unwrap();
     let store = ContentStore::open(&tmp.path().join("store")).unwrap();
-    let base = layer::write_layer(
-        &store,
-        &diff::tree_entries(&lower).unwrap(),
-        TarOptions::default(),
-        Compression::Gzip,
-    )
-    .unwrap();
     let entries = diff::diff_trees(&lower, &upper).unwrap();
     assert!(entries
         .iter()
@@ -185,12 +199,8 @@ fn diff_of_two_trees_applies_to_give_the_upper_tree() {
         !entries.iter().any(|e| e.path == Path::new("null")),
         "unchanged files stay out of the diff"
     );
-    let top =
-        layer::write_layer(&store, &entries, TarOptions::default(), Compression::Gzip).unwrap();
     let dest = tmp.path().join("dest");
-    fs::create_dir(&dest).unwrap();
-    apply_layer_blob(&store, &base.digest, Some(&base.diff_id), &dest, merge()).unwrap();
-    apply_layer_blob(&store, &top.digest, Some(&top.diff_id), &dest, merge()).unwrap();
+    apply_base_and_top(&store, &lower, &entries, &dest);
     let (a, b) = (common::snapshot_tree(&upper), common::snapshot_tree(&dest));
     // Directory mtimes of parents of changes are rewritten by the diff; compare the rest.
     let strip = |m: std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
@@ -222,27 +232,7 @@ fn overlay_upper_dir_becomes_oci_whiteouts() {
         fs::create_dir(d).unwrap();
     }
     rich_tree(&lower);
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lower.display(),
-        upper.display(),
-        work.display()
-    );
-    nix::mount::mount(
-        Some("overlay"),
-        &merged,
-        Some("overlay"),
-        nix::mount::MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .unwrap();
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-        }
-    }
-    let guard = Unmount(merged.clone());
+    let guard = common::mount_overlay_rw(std::slice::from_ref(&lower), &upper, &work, &merged);
     fs::remove_file(merged.join("bin")).unwrap();
     fs::remove_dir_all(merged.join("etc/deep")).unwrap();
     fs::create_dir(merged.join("etc/deep")).unwrap(); // recreated: overlay marks it opaque
@@ -265,19 +255,8 @@ fn overlay_upper_dir_becomes_oci_whiteouts() {
         "{kinds:?}"
     );
     let store = ContentStore::open(&tmp.path().join("store")).unwrap();
-    let base = layer::write_layer(
-        &store,
-        &diff::tree_entries(&lower).unwrap(),
-        TarOptions::default(),
-        Compression::Gzip,
-    )
-    .unwrap();
-    let top =
-        layer::write_layer(&store, &entries, TarOptions::default(), Compression::Gzip).unwrap();
     let dest = tmp.path().join("dest");
-    fs::create_dir(&dest).unwrap();
-    apply_layer_blob(&store, &base.digest, Some(&base.diff_id), &dest, merge()).unwrap();
-    apply_layer_blob(&store, &top.digest, Some(&top.diff_id), &dest, merge()).unwrap();
+    let (base, top) = apply_base_and_top(&store, &lower, &entries, &dest);
     let strip = |m: std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
         m.into_iter()
             .map(|(k, v)| {
@@ -306,16 +285,7 @@ fn overlay_upper_dir_becomes_oci_whiteouts() {
     };
     apply_layer_blob(&store, &base.digest, None, &l0, ov).unwrap();
     apply_layer_blob(&store, &top.digest, None, &l1, ov).unwrap();
-    let opts = format!("lowerdir={}:{}", l1.display(), l0.display());
-    nix::mount::mount(
-        Some("overlay"),
-        &m2,
-        Some("overlay"),
-        nix::mount::MsFlags::MS_RDONLY,
-        Some(opts.as_str()),
-    )
-    .unwrap();
-    let guard = Unmount(m2.clone());
+    let guard = common::mount_overlay_ro(&[l1.clone(), l0.clone()], &m2);
     let stacked = common::snapshot_tree(&m2);
     drop(guard);
     assert_eq!(strip(common::snapshot_tree(&dest)), strip(stacked));

@@ -30,22 +30,7 @@ fn commit_overlay_upper_as_a_new_image() {
     for d in [&upper, &work, &merged] {
         fs::create_dir(d).unwrap();
     }
-    let lowers: Vec<String> = lower.iter().map(|p| p.display().to_string()).collect();
-    let opts = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lowers.join(":"),
-        upper.display(),
-        work.display()
-    );
-    nix::mount::mount(
-        Some("overlay"),
-        &merged,
-        Some("overlay"),
-        nix::mount::MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .unwrap();
-    let guard = common::Mounted(merged.clone());
+    let guard = common::mount_overlay_rw(&lower, &upper, &work, &merged);
     fs::write(merged.join("etc/motd"), "built").unwrap();
     fs::remove_file(merged.join("etc/remove-me")).unwrap();
     fs::write(merged.join("new"), "new").unwrap();

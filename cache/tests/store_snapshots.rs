@@ -6,19 +6,22 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use kiln_cache::Store;
+use kiln_cache::{ImageRecord, Store};
 
-fn layer_dirs(base: &Path, n: usize) -> Vec<PathBuf> {
-    // Layer i adds file i and rewrites `shared`; the top copy of `shared` must win.
-    let mut dirs = Vec::new();
-    for i in 0..n {
-        let d = base.join(format!("layer{i}"));
-        fs::create_dir_all(d.join("files")).unwrap();
-        fs::write(d.join(format!("files/f{i}")), format!("file {i}")).unwrap();
-        fs::write(d.join("shared"), format!("from layer {i}")).unwrap();
-        dirs.push(d);
-    }
-    dirs
+/// An image named `name` of `n` layers made under `base`: layer i adds file i and rewrites
+/// `shared`, so the top copy of `shared` must win.
+fn layered_image(store: &Store, base: &Path, n: usize, name: &str) -> ImageRecord {
+    let dirs: Vec<PathBuf> = (0..n)
+        .map(|i| {
+            let d = base.join(format!("layer{i}"));
+            fs::create_dir_all(d.join("files")).unwrap();
+            fs::write(d.join(format!("files/f{i}")), format!("file {i}")).unwrap();
+            fs::write(d.join("shared"), format!("from layer {i}")).unwrap();
+            d
+        })
+        .collect();
+    let refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    common::make_image(store, &refs, Some(name))
 }
 
 /// Expected merged tree: every layer's file, and `shared` from the top layer.
@@ -52,9 +55,7 @@ fn read_all(root: &Path) -> Vec<(String, String)> {
 fn lowerdirs_stack_into_the_image_filesystem() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("root")).unwrap();
-    let dirs = layer_dirs(tmp.path(), 3);
-    let refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
-    let img = common::make_image(&store, &refs, Some("stack:1"));
+    let img = layered_image(&store, tmp.path(), 3, "stack:1");
     let lower = store.image_lowerdirs(&img).unwrap();
     assert_eq!(lower.len(), 3);
     // Top first: the last layer's snapshot is the first lowerdir.
@@ -74,9 +75,7 @@ fn lowerdirs_stack_into_the_image_filesystem() {
 fn deep_chains_are_flattened_to_fit_one_mount() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("root")).unwrap();
-    let dirs = layer_dirs(tmp.path(), 9);
-    let refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
-    let img = common::make_image(&store, &refs, Some("deep:1"));
+    let img = layered_image(&store, tmp.path(), 9, "deep:1");
     let lower = store.lowerdirs_with_limits(&img, 4, 4096).unwrap();
     assert_eq!(lower.len(), 4, "{lower:?}");
     assert!(lower[3]
@@ -104,9 +103,7 @@ fn deep_chains_are_flattened_to_fit_one_mount() {
 fn held_snapshots_survive_image_removal_until_released() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::open(&tmp.path().join("root")).unwrap();
-    let dirs = layer_dirs(tmp.path(), 2);
-    let refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
-    let img = common::make_image(&store, &refs, Some("held:1"));
+    let img = layered_image(&store, tmp.path(), 2, "held:1");
     let chains = store.prepare_snapshots(&img).unwrap();
     let top = chains[1].to_string();
     store.hold_snapshot(&top, "container:abc").unwrap();
@@ -139,9 +136,7 @@ fn concurrent_preparation_of_one_image_shares_snapshots() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
     let store = Store::open(&root).unwrap();
-    let dirs = layer_dirs(tmp.path(), 3);
-    let refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
-    let img = common::make_image(&store, &refs, Some("race:1"));
+    let img = layered_image(&store, tmp.path(), 3, "race:1");
     let results: Vec<Vec<PathBuf>> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..4)
             .map(|_| {

@@ -2,6 +2,7 @@
 //! shape under other media types). Unknown fields are kept so documents round-trip.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,9 @@ pub mod media {
     pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
     pub const DOCKER_FOREIGN_LAYER: &str =
         "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+    pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+    pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+    pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 
     pub fn is_manifest(m: &str) -> bool {
         m == OCI_MANIFEST || m == DOCKER_MANIFEST
@@ -36,6 +40,17 @@ pub struct Platform {
     pub variant: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// `os/arch[/variant]`, the form `--platform` takes.
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +87,8 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
     pub config: Descriptor,
+    // Registries serve config-only artifacts without `layers`; read them as having none.
+    #[serde(default)]
     pub layers: Vec<Descriptor>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
@@ -214,6 +231,26 @@ mod tests {
         let back = serde_json::to_value(&c).unwrap();
         assert_eq!(back["docker_version"], "24");
         assert_eq!(back["config"]["Foo"], 1);
+    }
+
+    #[test]
+    fn manifest_without_layers_and_platform_display() {
+        let d = format!("sha256:{}", "c".repeat(64));
+        let json = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"{}","size":2,"digest":"{d}"}},"subject":{{"mediaType":"{}","size":3,"digest":"{d}"}}}}"#,
+            media::OCI_CONFIG,
+            media::OCI_MANIFEST
+        );
+        let m: Manifest = serde_json::from_str(&json).unwrap();
+        assert!(m.layers.is_empty());
+        // Fields the type does not name (here `subject`) survive a round trip.
+        assert_eq!(
+            serde_json::to_value(&m).unwrap()["subject"]["size"],
+            serde_json::json!(3)
+        );
+        let p: Platform =
+            serde_json::from_str(r#"{"architecture":"arm","os":"linux","variant":"v7"}"#).unwrap();
+        assert_eq!(p.to_string(), "linux/arm/v7");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid};
 use tracing::warn;
 
+use super::read_full;
 pub use super::tarread::clean_name;
 use super::tarread::{read_meta, Meta};
 
@@ -372,16 +373,8 @@ impl Applier<'_> {
 
 fn copy_data(r: &mut impl Read, w: &mut impl io::Write, buf: &mut [u8]) -> io::Result<()> {
     loop {
-        let mut n = 0;
         // Fill the buffer (the tar reader hands out small pieces) before each write.
-        while n < buf.len() {
-            match r.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let n = read_full(r, buf)?;
         if n == 0 {
             return Ok(());
         }

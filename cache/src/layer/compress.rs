@@ -5,6 +5,8 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use flate2::{Compress, FlushCompress, Status};
 
+use crate::image::spec::media;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
     None,
@@ -17,9 +19,9 @@ impl Compression {
     /// The OCI media type of a layer with this compression.
     pub fn oci_media_type(self) -> &'static str {
         match self {
-            Compression::None => "application/vnd.oci.image.layer.v1.tar",
-            Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
-            Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+            Compression::None => media::OCI_LAYER_TAR,
+            Compression::Gzip => media::OCI_LAYER_GZIP,
+            Compression::Zstd => media::OCI_LAYER_ZSTD,
         }
     }
 

@@ -278,9 +278,23 @@ impl io::Read for ChannelReader {
     }
 }
 
+/// Reads until `buf` is full or the stream ends and returns how much it read: sources hand
+/// out small pieces (inflate, tar entries), and the next stage works best on full buffers.
+fn read_full(r: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// Decompress on a helper thread, handing 1 MiB chunks on.
 fn decompress_ahead(f: std::fs::File, tx: SyncSender<io::Result<Vec<u8>>>) {
-    use io::Read;
     let mut r = match compress::decompress(f) {
         Ok(r) => r,
         Err(e) => {
@@ -290,18 +304,13 @@ fn decompress_ahead(f: std::fs::File, tx: SyncSender<io::Result<Vec<u8>>>) {
     };
     loop {
         let mut buf = vec![0u8; CHUNK];
-        let mut n = 0;
-        while n < buf.len() {
-            match r.read(&mut buf[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
+        let n = match read_full(&mut r, &mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
             }
-        }
+        };
         buf.truncate(n);
         if n == 0 || tx.send(Ok(buf)).is_err() {
             return;

@@ -176,3 +176,30 @@ pub fn mount_overlay_ro(lowerdirs: &[std::path::PathBuf], target: &Path) -> Moun
     .unwrap();
     Mounted(target.to_path_buf())
 }
+
+/// A writable overlay of `lowerdirs` (uppermost first) at `target`, as the executor mounts a
+/// container's rootfs: changes land in `upper`.
+#[allow(dead_code)]
+pub fn mount_overlay_rw(
+    lowerdirs: &[std::path::PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+) -> Mounted {
+    let lower: Vec<String> = lowerdirs.iter().map(|p| p.display().to_string()).collect();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        upper.display(),
+        work.display()
+    );
+    nix::mount::mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .unwrap();
+    Mounted(target.to_path_buf())
+}
