@@ -214,7 +214,11 @@ fn onbuild_triggers_run_first_in_stages_built_from_the_stage() {
     let trigger = c
         .graph
         .vertices()
-        .find(|v| v.origin.description == "ONBUILD RUN echo triggered")
+        .find(|v| {
+            v.origin
+                .description
+                .ends_with("] ONBUILD RUN echo triggered")
+        })
         .expect("trigger vertex");
     assert_eq!(trigger.origin.start_line, 6);
     assert!(c

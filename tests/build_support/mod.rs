@@ -111,14 +111,25 @@ pub fn events(stderr: &[u8]) -> Vec<serde_json::Value> {
 }
 
 /// Names of the steps that ran (had a `started` event), sorted.
+/// The instructions of the steps that ran, without BuildKit's `[stage i/n] ` prefix.
 pub fn ran(events: &[serde_json::Value]) -> Vec<String> {
     let mut v: Vec<String> = events
         .iter()
         .filter(|e| e["type"] == "started")
-        .filter_map(|e| e["name"].as_str().map(str::to_string))
+        .filter_map(|e| e["name"].as_str().map(strip_step_prefix))
         .collect();
     v.sort();
     v
+}
+
+fn strip_step_prefix(name: &str) -> String {
+    match name
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("] "))
+    {
+        Some((_, instruction)) => instruction.to_string(),
+        None => name.to_string(),
+    }
 }
 
 /// Docker pairs history entries that are not `empty_layer` with layers, in order: their

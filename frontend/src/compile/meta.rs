@@ -14,7 +14,7 @@ use super::reference::normalize;
 use super::refs::{add_deps, PlanView};
 use super::resolver::ImageResolver;
 use super::stages::{check_cycles, find_target, plan_stages, reachable, BaseRef, StagePlan, Step};
-use super::state::StageState;
+use super::state::{StageState, StepNumbers};
 use super::{CompileError, Compiled, Ctx};
 use crate::graph::Platform;
 use crate::instructions::{parse_command, Command, Dockerfile, Instruction};
@@ -97,13 +97,19 @@ pub fn build(
     };
     let mut states: Vec<Option<StageState>> = vec![None; plans.len()];
     for &i in &needed {
-        let mut st = StageState::init(cx, &plans, &states, i, &target_platform)?;
         let steps: Vec<Step> = plans[i]
             .triggers
             .iter()
             .chain(plans[i].steps.iter())
             .cloned()
             .collect();
+        let commands: Vec<&Command> = steps.iter().map(|s| &s.cmd).collect();
+        let stage_name = plans[i]
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{i}"));
+        let numbers = StepNumbers::new(&stage_name, plans.len() == 1, &commands);
+        let mut st = StageState::init(cx, &plans, &states, i, &target_platform, numbers)?;
         let view = PlanView {
             plans: &plans,
             states: &states,

@@ -37,6 +37,59 @@ pub struct StageState {
     pub cmd_at: Option<(usize, usize)>,
     pub entrypoint_at: Option<(usize, usize)>,
     pub healthcheck_at: Option<(usize, usize)>,
+    /// How this stage's steps are numbered in progress output.
+    pub steps: StepNumbers,
+}
+
+/// BuildKit's progress names: `[build 2/4] RUN make` — the stage's name (none when the
+/// build has one stage), then the step's position among the FROM and the instructions that
+/// make a filesystem (RUN, COPY, ADD, WORKDIR).
+#[derive(Debug, Clone, Default)]
+pub struct StepNumbers {
+    prefix: String,
+    /// First line and text of the numbered instructions after FROM, in order (ONBUILD
+    /// triggers all sit on their FROM's line, so the line alone is not enough).
+    lines: Vec<(usize, String)>,
+}
+
+impl StepNumbers {
+    pub fn new(stage_name: &str, single_stage: bool, commands: &[&Command]) -> StepNumbers {
+        use crate::instructions::Instruction as I;
+        let prefix = if single_stage {
+            String::new()
+        } else {
+            format!("{stage_name} ")
+        };
+        let lines = commands
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.instruction,
+                    I::Run(_) | I::Copy(_) | I::Add(_) | I::Workdir(_)
+                )
+            })
+            .map(|c| (c.start_line, c.original.trim().to_string()))
+            .collect();
+        StepNumbers { prefix, lines }
+    }
+
+    /// `[prefix i/n] text` for the instruction starting at `line` (the FROM when `None`);
+    /// the bare text for instructions that are not numbered.
+    pub fn describe(&self, line: Option<usize>, text: &str) -> String {
+        let total = self.lines.len() + 1;
+        let index = match line {
+            None => Some(1),
+            Some(l) => self
+                .lines
+                .iter()
+                .position(|(x, t)| *x == l && t == text)
+                .map(|i| i + 2),
+        };
+        match index {
+            Some(i) => format!("[{}{i}/{total}] {text}", self.prefix),
+            None => text.to_string(),
+        }
+    }
 }
 
 fn empty_config() -> ImageConfig {
@@ -55,6 +108,7 @@ impl StageState {
         states: &[Option<StageState>],
         index: usize,
         target_platform: &Platform,
+        steps: StepNumbers,
     ) -> Result<StageState, CompileError> {
         let plan = &plans[index];
         let platform = plan
@@ -65,7 +119,7 @@ impl StageState {
             stage: plan.label(),
             start_line: plan.from.start_line,
             end_line: plan.from.end_line,
-            description: plan.from.original.trim().to_string(),
+            description: steps.describe(None, plan.from.original.trim()),
         };
         let mut st = match &plan.base {
             BaseRef::Stage(b) => {
@@ -112,11 +166,17 @@ impl StageState {
                         platform: platform.clone(),
                     })
                 };
-                let rootfs = add(cx, op, vec![], origin.clone())?;
+                // Progress shows the image FROM resolved to, as BuildKit does.
+                let origin = Origin {
+                    description: steps.describe(None, &format!("FROM {reference}")),
+                    ..origin.clone()
+                };
+                let rootfs = add(cx, op, vec![], origin)?;
                 StageState::fresh(rootfs, platform.clone(), config, history)
             }
         };
         st.label = plan.label();
+        st.steps = steps;
         if st.config.env_value("PATH").is_none() && st.platform.os != "windows" {
             st.config.env.push(format!("PATH={DEFAULT_PATH}"));
         }
@@ -152,6 +212,7 @@ impl StageState {
             cmd_at: None,
             entrypoint_at: None,
             healthcheck_at: None,
+            steps: StepNumbers::default(),
         }
     }
 
@@ -176,7 +237,9 @@ impl StageState {
             stage: self.label.clone(),
             start_line: cmd.start_line,
             end_line: cmd.end_line,
-            description: cmd.original.trim().to_string(),
+            description: self
+                .steps
+                .describe(Some(cmd.start_line), cmd.original.trim()),
         }
     }
 
