@@ -44,6 +44,19 @@ impl Store {
         blob: Option<&Digest>,
         description: &str,
     ) -> Result<CacheRecord, StoreError> {
+        self.put_cache_record_with_refs(key, snapshot_id, blob, description, &[])
+    }
+
+    /// Like [`Store::put_cache_record`], also keeping `refs` (blobs the result's own blob
+    /// points at, such as the layers of a build state) alive while the record exists.
+    pub fn put_cache_record_with_refs(
+        &self,
+        key: &str,
+        snapshot_id: Option<&str>,
+        blob: Option<&Digest>,
+        description: &str,
+        refs: &[Digest],
+    ) -> Result<CacheRecord, StoreError> {
         let size = match snapshot_id {
             Some(id) => crate::fsutil::disk_usage(&self.snapshot_path(id)).unwrap_or(0),
             None => blob
@@ -58,6 +71,15 @@ impl Store {
                 params![key, snapshot_id, blob.map(|b| b.to_string()), description, size as i64, t],
             )
             .map_err(DbError::from)?;
+            tx.execute("DELETE FROM cache_record_blobs WHERE key = ?1", [key])
+                .map_err(DbError::from)?;
+            for r in refs {
+                tx.execute(
+                    "INSERT OR IGNORE INTO cache_record_blobs (key, blob_digest) VALUES (?1, ?2)",
+                    params![key, r.to_string()],
+                )
+                .map_err(DbError::from)?;
+            }
             Ok::<_, StoreError>(())
         })?;
         Ok(CacheRecord {
@@ -110,6 +132,8 @@ impl Store {
     pub fn delete_cache_records(&self, keys: &[String]) -> Result<(), StoreError> {
         self.db().write(|tx| {
             for k in keys {
+                tx.execute("DELETE FROM cache_record_blobs WHERE key = ?1", [k])
+                    .map_err(DbError::from)?;
                 tx.execute("DELETE FROM cache_records WHERE key = ?1", [k])
                     .map_err(DbError::from)?;
             }

@@ -98,6 +98,54 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (lease_id, kind, resource)
     );
     "#,
+    // v2: containers and volumes (kiln-runtime). `config` is the runtime's JSON
+    // ContainerConfig; state columns are written by the container's monitor process.
+    r#"
+    CREATE TABLE containers (
+        id             TEXT PRIMARY KEY,
+        name           TEXT NOT NULL UNIQUE,
+        image          TEXT NOT NULL,
+        image_digest   TEXT NOT NULL,
+        snapshot_id    TEXT,
+        config         TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        pid            INTEGER NOT NULL DEFAULT 0,
+        monitor_pid    INTEGER NOT NULL DEFAULT 0,
+        monitor_start  INTEGER NOT NULL DEFAULT 0,
+        exit_code      INTEGER NOT NULL DEFAULT 0,
+        oom_killed     INTEGER NOT NULL DEFAULT 0,
+        error          TEXT NOT NULL DEFAULT '',
+        restart_count  INTEGER NOT NULL DEFAULT 0,
+        stop_requested INTEGER NOT NULL DEFAULT 0,
+        created        TEXT NOT NULL,
+        started_at     TEXT NOT NULL DEFAULT '',
+        finished_at    TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE volumes (
+        name      TEXT PRIMARY KEY,
+        anonymous INTEGER NOT NULL DEFAULT 0,
+        labels    TEXT NOT NULL DEFAULT '{}',
+        created   TEXT NOT NULL
+    );
+    CREATE TABLE container_volumes (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        volume       TEXT NOT NULL REFERENCES volumes(name),
+        PRIMARY KEY (container_id, volume)
+    );
+    "#,
+    // v3: a container's health (kiln-runtime's JSON HealthState; '' without a healthcheck).
+    r#"
+    ALTER TABLE containers ADD COLUMN health TEXT NOT NULL DEFAULT '';
+    "#,
+    // v4: blobs a cache record's result refers to beyond its own blob (the layers a build
+    // state document lists), kept alive by GC for as long as the record is.
+    r#"
+    CREATE TABLE cache_record_blobs (
+        key         TEXT NOT NULL REFERENCES cache_records(key) ON DELETE CASCADE,
+        blob_digest TEXT NOT NULL,
+        PRIMARY KEY (key, blob_digest)
+    );
+    "#,
 ];
 
 pub struct Db {

@@ -71,6 +71,7 @@ impl Store {
             let image_blobs = strings(tx, "SELECT DISTINCT blob_digest FROM image_blobs", [])?;
             let configs = strings(tx, "SELECT DISTINCT config_digest FROM images", [])?;
             let mut other = strings(tx, "SELECT blob_digest FROM cache_records WHERE blob_digest IS NOT NULL", [])?;
+            other.extend(strings(tx, "SELECT DISTINCT blob_digest FROM cache_record_blobs", [])?);
             let alive = "SELECT resource FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE r.kind = ?1 AND (l.expires IS NULL OR l.expires > ?2)";
             other.extend(strings(tx, alive, params!["blob", t])?);
             let mut held = strings(tx, "SELECT snapshot_id FROM snapshot_refs", [])?;

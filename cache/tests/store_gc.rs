@@ -246,3 +246,37 @@ fn resolve_by_name_id_prefix_and_digest() {
     assert!(store.resolve_image("busybox:other").is_err());
     assert!(store.resolve_image("abc").is_err());
 }
+
+#[test]
+fn cache_records_keep_the_blobs_their_result_refers_to() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("root")).unwrap();
+    let put = |b: u8| store.content().put_bytes(&[b; 4096]).unwrap().digest;
+    let (doc, layer1, layer2, stray) = (put(1), put(2), put(3), put(4));
+    store
+        .put_cache_record_with_refs(
+            "k",
+            None,
+            Some(&doc),
+            "RUN make",
+            &[layer1.clone(), layer2.clone()],
+        )
+        .unwrap();
+    store.collect_garbage().unwrap();
+    for b in [&doc, &layer1, &layer2] {
+        assert!(
+            store.content().exists(b),
+            "{b} referenced by a cache record was collected"
+        );
+    }
+    assert!(!store.content().exists(&stray));
+    // Replacing the record replaces its references; deleting it frees them.
+    store
+        .put_cache_record_with_refs("k", None, Some(&doc), "RUN make", &[layer1.clone()])
+        .unwrap();
+    store.collect_garbage().unwrap();
+    assert!(store.content().exists(&layer1) && !store.content().exists(&layer2));
+    store.delete_cache_records(&["k".to_string()]).unwrap();
+    store.collect_garbage().unwrap();
+    assert!(!store.content().exists(&doc) && !store.content().exists(&layer1));
+}

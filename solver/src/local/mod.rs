@@ -307,8 +307,10 @@ impl Worker for LocalWorker {
         blocking(|| {
             let doc = chain.save(&store).map_err(err)?;
             self.hold(&chain, Some(&doc))?;
+            // The layers the state lists must outlive GC as long as the record does.
+            let layers: Vec<_> = chain.layers.iter().map(|l| l.blob.clone()).collect();
             store
-                .put_cache_record(key.as_str(), None, Some(&doc), &description)
+                .put_cache_record_with_refs(key.as_str(), None, Some(&doc), &description, &layers)
                 .map_err(err)
         })?;
         let out = Output::Chain(Arc::new(chain));
