@@ -13,6 +13,10 @@ fn main() {
     // argv[0] = "kiln-container-helper" (and the control socket on fd 3), this process is
     // the executor's container helper; it runs the container and never returns.
     kiln_executor::helper::maybe_run();
+    // Likewise for the runtime: a detached container's monitor ("kiln-container-monitor")
+    // and the `exec` helper ("kiln-container-exec", single-threaded for setns + fork).
+    kiln_runtime::monitor::maybe_run();
+    kiln_runtime::exec::maybe_run();
     let cli = cli::Cli::parse();
     cli::init_logging(&cli.global);
     let code = match cmd::run(cli) {

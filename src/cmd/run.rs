@@ -1,7 +1,8 @@
 //! `kiln run`: a minimal foreground run of an image — the process's output goes to the
 //! terminal, its exit code becomes kiln's. The image's Entrypoint/Cmd combine with the
 //! command line as Docker's do; 125/126/127 as Docker when the container cannot run.
-//! (Detached containers, names and restart policies come with the full runtime.)
+//! With `-d` or any runtime option (`--name`, `-v`, `--restart`, …) the container runs under
+//! kiln's runtime instead (`container_run.rs`).
 
 use std::io::{IsTerminal, Read, Write};
 
@@ -18,7 +19,7 @@ use crate::exit::KILN_ERROR;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Remove the container when it exits (kiln does not keep containers yet, so always)
+    /// Remove the container when it exits (the plain foreground path never keeps one)
     #[arg(long)]
     pub rm: bool,
     /// Set an environment variable: NAME=value, or NAME to pass the host's value
@@ -42,6 +43,13 @@ pub struct RunArgs {
     /// Network: host (default: reach what the host reaches) or none
     #[arg(long, default_value = "host")]
     pub network: String,
+    /// Run in the background under kiln's runtime and print the container id
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Runtime options (name, volumes, restart policy, limits, ...): with any of them, or
+    /// -d, the container runs under kiln's runtime (`kiln ps`, `logs`, ...)
+    #[command(flatten)]
+    pub container: Box<super::container_opts::ContainerFlags>,
     /// The image to run
     pub image: String,
     /// Command and arguments (replace the image's Cmd)
@@ -90,6 +98,21 @@ fn env_list(image_env: &[String], flags: &[String]) -> Vec<String> {
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
+    if args.detach || *args.container != super::container_opts::ContainerFlags::default() {
+        let basics = super::container_opts::Basics {
+            env: &args.env,
+            workdir: args.workdir.as_deref(),
+            user: args.user.as_deref(),
+            entrypoint: args.entrypoint.as_deref(),
+            interactive: args.interactive,
+            tty: args.tty,
+            network: &args.network,
+            rm: args.rm,
+            image: &args.image,
+            command: &args.command,
+        };
+        return super::container_run::run(global, basics, &args.container, args.detach);
+    }
     let store = super::build::open_store_absolute(global)?;
     let image = store.resolve_image(&args.image).with_context(|| {
         format!(

@@ -1,0 +1,70 @@
+//! `kiln run` through the runtime: with `-d` (print the id, the container runs on under its
+//! monitor) or with any runtime-only flag (`--name`, `-v`, `--restart`, …; attached: its
+//! output streams here, signals are proxied, kiln exits with its code).
+
+use anyhow::bail;
+use kiln_runtime::logs::LogFilter;
+use kiln_runtime::record::RecordError;
+use kiln_runtime::{lifecycle, sigproxy, LifecycleError};
+use std::time::SystemTime;
+
+use super::container_opts::{kiln_binary, open_store, Basics, ContainerFlags};
+use crate::cli::GlobalArgs;
+
+pub fn run(
+    global: &GlobalArgs,
+    basics: Basics<'_>,
+    flags: &ContainerFlags,
+    detach: bool,
+) -> anyhow::Result<i32> {
+    if !detach && basics.interactive {
+        bail!("-i together with runtime options (--name, -v, --restart, ...) is not supported yet: a container's stdin cannot be streamed through its monitor; drop -i or those options");
+    }
+    let store = open_store(global)?;
+    let mut req = flags.to_request(basics)?;
+    // Attached --rm: kiln removes the container after reading its exit code, so the
+    // monitor must not remove it first.
+    let remove_after = !detach && basics.rm;
+    if remove_after {
+        req.config.auto_remove = false;
+    }
+    let rec = super::create::create_with(&store, req, flags.cidfile.as_deref())?;
+    let kiln = kiln_binary()?;
+    if detach {
+        return match lifecycle::start(&store, &kiln, &rec.id) {
+            Ok(_) => {
+                println!("{}", rec.id);
+                Ok(0)
+            }
+            Err(e) => Ok(start_failed(&store, &rec.id, &e, basics.rm)),
+        };
+    }
+    sigproxy::start(store.root().to_path_buf(), rec.id.clone())?;
+    let from = LogFilter {
+        since: Some(SystemTime::now()),
+        ..Default::default()
+    };
+    if let Err(e) = lifecycle::start(&store, &kiln, &rec.id) {
+        return Ok(start_failed(&store, &rec.id, &e, remove_after));
+    }
+    super::logs::stream(&store, &rec.id, &from, true, false)?;
+    let code = lifecycle::wait(&store, &rec.id)?;
+    if remove_after {
+        lifecycle::remove(&store, &rec.id, true, true)?;
+    }
+    Ok(code)
+}
+
+/// Reports a container that could not start and returns Docker's exit code for it;
+/// `--rm` removes it.
+fn start_failed(store: &kiln_cache::Store, id: &str, e: &LifecycleError, remove: bool) -> i32 {
+    eprintln!("error: {e}");
+    if remove {
+        match lifecycle::remove(store, id, true, true) {
+            // The monitor of a detached --rm container removes it itself.
+            Ok(_) | Err(LifecycleError::Record(RecordError::NotFound(_))) => {}
+            Err(e) => eprintln!("error: removing the container: {e}"),
+        }
+    }
+    e.exit_code()
+}
