@@ -25,7 +25,12 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Root directory of kiln's store
-    #[arg(long, global = true, env = "KILN_ROOT", default_value = "/var/lib/kiln")]
+    #[arg(
+        long,
+        global = true,
+        env = "KILN_ROOT",
+        default_value = "/var/lib/kiln"
+    )]
     pub root: PathBuf,
     /// Log level: error, warn, info, debug or trace (or a tracing filter)
     #[arg(long, global = true, env = "KILN_LOG", default_value = "warn")]

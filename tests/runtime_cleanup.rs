@@ -11,7 +11,14 @@ fn no_leftover_processes_mounts_or_cgroups() {
     let mut ids = vec![
         rt.detached(&["busybox", "sleep", "60"]),
         rt.detached(&["--restart", "always", "busybox", "sh", "-c", "sleep 0.1"]),
-        rt.detached(&["-v", "vol:/v", "busybox", "sh", "-c", "echo x > /v/x; sleep 60"]),
+        rt.detached(&[
+            "-v",
+            "vol:/v",
+            "busybox",
+            "sh",
+            "-c",
+            "echo x > /v/x; sleep 60",
+        ]),
         rt.detached(&["--rm", "busybox", "true"]),
     ];
     let quick = rt.detached(&["busybox", "true"]);

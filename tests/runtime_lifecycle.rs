@@ -227,15 +227,17 @@ fn wait_on_a_created_container_waits_for_its_run() {
         .ok(&["create", "busybox", "sh", "-c", "exit 12"])
         .trim()
         .to_string();
-    let mut waiter = rt
-        .k
-        .cmd(&["wait", &id])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut waiter =
+        rt.k.cmd(&["wait", &id])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(waiter.try_wait().unwrap().is_none(), "wait returned before the start");
+    assert!(
+        waiter.try_wait().unwrap().is_none(),
+        "wait returned before the start"
+    );
     rt.ok(&["start", &id]);
     let out = waiter.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "12");

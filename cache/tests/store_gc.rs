@@ -272,7 +272,13 @@ fn cache_records_keep_the_blobs_their_result_refers_to() {
     assert!(!store.content().exists(&stray));
     // Replacing the record replaces its references; deleting it frees them.
     store
-        .put_cache_record_with_refs("k", None, Some(&doc), "RUN make", &[layer1.clone()])
+        .put_cache_record_with_refs(
+            "k",
+            None,
+            Some(&doc),
+            "RUN make",
+            std::slice::from_ref(&layer1),
+        )
         .unwrap();
     store.collect_garbage().unwrap();
     assert!(store.content().exists(&layer1) && !store.content().exists(&layer2));

@@ -22,7 +22,11 @@ pub fn run(global: &GlobalArgs, args: VersionArgs) -> anyhow::Result<i32> {
         println!("{info}");
     } else {
         println!("kiln version {}", env!("CARGO_PKG_VERSION"));
-        println!(" OS/Arch:  {}/{}", std::env::consts::OS, go_arch(std::env::consts::ARCH));
+        println!(
+            " OS/Arch:  {}/{}",
+            std::env::consts::OS,
+            go_arch(std::env::consts::ARCH)
+        );
         println!(" Root:     {}", global.root.display());
     }
     Ok(0)
