@@ -76,7 +76,9 @@ pub fn netns_names() -> BTreeSet<String> {
 }
 
 pub fn nft_ruleset() -> String {
-    String::from_utf8_lossy(&run("nft", &["list", "ruleset"]).stdout).to_string()
+    // Stateless (`-s`): without counter values, which other software's rules on the host
+    // (podman's, docker's) change while the test runs.
+    String::from_utf8_lossy(&run("nft", &["-s", "list", "ruleset"]).stdout).to_string()
 }
 
 /// The host's links, named namespaces and nftables ruleset.
