@@ -35,6 +35,21 @@ pub struct GlobalArgs {
     /// Log level: error, warn, info, debug or trace (or a tracing filter)
     #[arg(long, global = true, env = "KILN_LOG", default_value = "warn")]
     pub log_level: String,
+    /// Container runtime for RUN steps and foreground `run`: kiln's own, or runc
+    #[arg(
+        long,
+        global = true,
+        env = "KILN_RUNTIME",
+        value_enum,
+        default_value = "native"
+    )]
+    pub runtime: RuntimeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeKind {
+    Native,
+    Runc,
 }
 
 #[derive(Debug, Subcommand)]

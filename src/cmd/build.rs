@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Args;
 use kiln_cache::{Reference, Store};
-use kiln_executor::{Executor, ExecutorConfig};
+use kiln_executor::Executor;
 use kiln_frontend::compile::{compile, platform, CompileOptions};
 use kiln_frontend::graph::Graph;
 use kiln_solver::local::export::{write_image, ImageMeta};
@@ -160,9 +160,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
         NoCache::Off
     };
     let state_dir = store.root().join("exec");
-    let exe =
-        std::env::current_exe().context("finding the kiln binary for the container helper")?;
-    let executor = Executor::new(ExecutorConfig::native(exe, state_dir));
+    let executor = Executor::new(super::executor_config::executor_config(global, state_dir)?);
     let mut locals = BTreeMap::new();
     locals.insert("context".to_string(), input.context.clone());
     // Everything the build writes or loads is leased until this guard drops (after the

@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches to them and returns the process exit code.
 
+pub mod executor_config;
 pub mod version;
 
 pub mod debug;

@@ -143,7 +143,8 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
     if let Some(t) = &top {
         store.hold_snapshot(&t.to_string(), &holder)?;
     }
-    let result = run_container(&store, &args, &id, lower, argv, network, &cc);
+    let exec_cfg = super::executor_config::executor_config(global, store.root().join("exec"))?;
+    let result = run_container(&store, &args, &id, lower, argv, network, &cc, exec_cfg);
     if let Some(t) = &top {
         if let Err(e) = store.release_snapshot(&t.to_string(), &holder) {
             tracing::warn!("releasing the image snapshot: {e}");
@@ -161,6 +162,7 @@ fn run_container(
     argv: Vec<String>,
     network: NetworkMode,
     cc: &kiln_cache::image::spec::ContainerConfig,
+    exec_cfg: ExecutorConfig,
 ) -> anyhow::Result<i32> {
     let parent = store.root().join("containers");
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
@@ -198,10 +200,7 @@ fn run_container(
     } else {
         Stdin::Null
     };
-    let exec = Executor::new(ExecutorConfig::native(
-        std::env::current_exe().context("finding the kiln binary for the container helper")?,
-        store.root().join("exec"),
-    ));
+    let exec = Executor::new(exec_cfg);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
