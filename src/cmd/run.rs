@@ -14,6 +14,8 @@ use kiln_executor::{
     Stream,
 };
 
+use kiln_runtime::config::{command_line, merge_env};
+
 use crate::cli::GlobalArgs;
 use crate::exit::KILN_ERROR;
 
@@ -55,46 +57,6 @@ pub struct RunArgs {
     /// Command and arguments (replace the image's Cmd)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
-}
-
-/// argv from the image's Entrypoint/Cmd and the command line, as `docker run` combines them.
-pub fn command_line(
-    image_entrypoint: Option<&[String]>,
-    image_cmd: Option<&[String]>,
-    entrypoint: Option<&str>,
-    command: &[String],
-) -> Vec<String> {
-    let ep: Vec<String> = match entrypoint {
-        Some("") => Vec::new(),
-        Some(e) => vec![e.to_string()],
-        None => image_entrypoint.map(<[String]>::to_vec).unwrap_or_default(),
-    };
-    // A new entrypoint drops the image's Cmd (Docker does the same).
-    let cmd: Vec<String> = if !command.is_empty() {
-        command.to_vec()
-    } else if entrypoint.is_some() {
-        Vec::new()
-    } else {
-        image_cmd.map(<[String]>::to_vec).unwrap_or_default()
-    };
-    ep.into_iter().chain(cmd).collect()
-}
-
-fn env_list(image_env: &[String], flags: &[String]) -> Vec<String> {
-    let mut env: Vec<String> = image_env.to_vec();
-    for f in flags {
-        let entry = match f.split_once('=') {
-            Some(_) => f.clone(),
-            None => match std::env::var(f) {
-                Ok(v) => format!("{f}={v}"),
-                Err(_) => continue,
-            },
-        };
-        let key = entry.split('=').next().unwrap_or_default().to_string();
-        env.retain(|e| e.split('=').next() != Some(key.as_str()));
-        env.push(entry);
-    }
-    env
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
@@ -181,7 +143,7 @@ fn run_container(
     }
     let lower = if lower.is_empty() { vec![empty] } else { lower };
     let mut spec = ContainerSpec::new(id, Rootfs::Overlay { lower, upper, work }, argv);
-    spec.process.env = env_list(cc.env.as_deref().unwrap_or_default(), &args.env);
+    spec.process.env = merge_env(cc.env.as_deref().unwrap_or_default(), &args.env);
     spec.process.cwd = args
         .workdir
         .clone()
@@ -248,47 +210,5 @@ fn run_container(
             let code = e.exit_code();
             Ok(if code == 0 { KILN_ERROR } else { code })
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
-
-    #[test]
-    fn combines_entrypoint_and_cmd_as_docker() {
-        let ep = v(&["/entry"]);
-        let cmd = v(&["default"]);
-        assert_eq!(
-            command_line(Some(&ep), Some(&cmd), None, &[]),
-            v(&["/entry", "default"])
-        );
-        assert_eq!(
-            command_line(Some(&ep), Some(&cmd), None, &v(&["x"])),
-            v(&["/entry", "x"])
-        );
-        assert_eq!(
-            command_line(Some(&ep), Some(&cmd), Some("sh"), &[]),
-            v(&["sh"])
-        );
-        assert_eq!(
-            command_line(Some(&ep), Some(&cmd), Some(""), &v(&["ls"])),
-            v(&["ls"])
-        );
-        assert_eq!(command_line(None, Some(&cmd), None, &[]), v(&["default"]));
-        assert!(command_line(None, None, None, &[]).is_empty());
-    }
-
-    #[test]
-    fn env_flags_override_image_env() {
-        let img = v(&["PATH=/bin", "A=1"]);
-        assert_eq!(
-            env_list(&img, &v(&["A=2", "B=3"])),
-            v(&["PATH=/bin", "A=2", "B=3"])
-        );
     }
 }
