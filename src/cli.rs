@@ -90,7 +90,7 @@ pub enum Command {
     Logout(cmd::logout::LogoutArgs),
     /// Build an image from a Dockerfile
     Build(cmd::build::BuildArgs),
-    /// Run a command in a new container (foreground)
+    /// Run a command in a new container (in the foreground, or detached with -d)
     Run(cmd::run::RunArgs),
     /// Create a container (not started)
     Create(cmd::create::CreateArgs),
