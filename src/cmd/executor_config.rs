@@ -13,13 +13,17 @@ use crate::cli::{GlobalArgs, RuntimeKind};
 pub fn executor_config(global: &GlobalArgs, state_dir: PathBuf) -> anyhow::Result<ExecutorConfig> {
     match global.runtime {
         RuntimeKind::Native => {
-            let exe = std::env::current_exe()
-                .map_err(|e| anyhow::anyhow!("finding the kiln binary for the container helper: {e}"))?;
+            let exe = std::env::current_exe().map_err(|e| {
+                anyhow::anyhow!("finding the kiln binary for the container helper: {e}")
+            })?;
             Ok(ExecutorConfig::native(exe, state_dir))
         }
         RuntimeKind::Runc => match find_in_path("runc") {
             Some(runc) => Ok(ExecutorConfig::runc(runc, state_dir)),
-            None => bail!("--runtime runc: no runc found in PATH or /usr/sbin; install it (Debian: apt-get install runc) or use --runtime native"),
+            None => bail!(
+                "--runtime runc: no runc found in PATH or /usr/sbin; install it \
+                 (Debian: apt-get install runc) or use --runtime native"
+            ),
         },
     }
 }
