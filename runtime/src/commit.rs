@@ -19,8 +19,6 @@ pub enum CommitError {
     Diff(#[from] DiffError),
     #[error("container {id}: image {digest} is no longer in the store")]
     ImageGone { id: String, digest: String },
-    #[error("invalid --change {change:?}: {why}")]
-    Change { change: String, why: String },
     #[error("invalid image reference {reference:?}: {detail}")]
     Reference { reference: String, detail: String },
 }
@@ -111,87 +109,10 @@ pub fn commit(
     Ok(store.commit_image(&config, &layers, &names)?)
 }
 
-/// JSON array form, or shell form wrapped in `/bin/sh -c`.
-fn command_form(rest: &str) -> Vec<String> {
-    match serde_json::from_str::<Vec<String>>(rest) {
-        Ok(v) => v,
-        Err(_) => vec!["/bin/sh".into(), "-c".into(), rest.to_string()],
-    }
-}
-
-/// Applies one Dockerfile instruction to an image's runtime config.
+/// Applies one Dockerfile instruction to an image's runtime config: the same `--change`
+/// language as `kiln import`, from the store.
 pub fn apply_change(cc: &mut ImageRuntimeConfig, change: &str) -> Result<(), CommitError> {
-    let bad = |why: &str| CommitError::Change {
-        change: change.to_string(),
-        why: why.to_string(),
-    };
-    let (instr, rest) = change
-        .trim()
-        .split_once(char::is_whitespace)
-        .ok_or_else(|| bad("expected INSTRUCTION arguments"))?;
-    let rest = rest.trim();
-    match instr.to_ascii_uppercase().as_str() {
-        "CMD" => cc.cmd = Some(command_form(rest)),
-        "ENTRYPOINT" => cc.entrypoint = Some(command_form(rest)),
-        "WORKDIR" => cc.working_dir = Some(rest.to_string()),
-        "USER" => cc.user = Some(rest.to_string()),
-        "STOPSIGNAL" => cc.stop_signal = Some(rest.to_string()),
-        "ENV" => {
-            let pairs: Vec<(String, String)> = if rest.contains('=') {
-                rest.split_whitespace()
-                    .map(|kv| {
-                        kv.split_once('=')
-                            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-                            .ok_or_else(|| bad("ENV takes KEY=value pairs"))
-                    })
-                    .collect::<Result<_, _>>()?
-            } else {
-                let (k, v) = rest
-                    .split_once(char::is_whitespace)
-                    .ok_or_else(|| bad("ENV takes KEY=value or KEY value"))?;
-                vec![(k.to_string(), v.trim().to_string())]
-            };
-            let env = cc.env.get_or_insert_with(Vec::new);
-            for (k, v) in pairs {
-                env.retain(|e| e.split('=').next() != Some(k.as_str()));
-                env.push(format!("{k}={v}"));
-            }
-        }
-        "LABEL" => {
-            let labels = cc.labels.get_or_insert_with(Default::default);
-            for kv in rest.split_whitespace() {
-                let (k, v) = kv
-                    .split_once('=')
-                    .ok_or_else(|| bad("LABEL takes key=value pairs"))?;
-                labels.insert(k.to_string(), v.trim_matches('"').to_string());
-            }
-        }
-        "EXPOSE" => {
-            let ports = cc.exposed_ports.get_or_insert_with(Default::default);
-            for p in rest.split_whitespace() {
-                let p = if p.contains('/') {
-                    p.to_string()
-                } else {
-                    format!("{p}/tcp")
-                };
-                ports.insert(p, serde_json::json!({}));
-            }
-        }
-        "VOLUME" => {
-            let vols = cc.volumes.get_or_insert_with(Default::default);
-            let paths = serde_json::from_str::<Vec<String>>(rest)
-                .unwrap_or_else(|_| rest.split_whitespace().map(str::to_string).collect());
-            for p in paths {
-                vols.insert(p, serde_json::json!({}));
-            }
-        }
-        _ => {
-            return Err(bad(
-                "supported: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR",
-            ))
-        }
-    }
-    Ok(())
+    Ok(kiln_cache::archive::import::apply_change(cc, change)?)
 }
 
 #[cfg(test)]

@@ -35,12 +35,13 @@ fn command_words(arg: &str) -> Vec<String> {
     vec!["/bin/sh".into(), "-c".into(), arg.to_string()]
 }
 
-/// `k=v k2="v 2"` or the legacy `k v` form.
-fn key_values(arg: &str) -> Vec<(String, String)> {
+/// `k=v k2="v 2"` or the legacy `k v` form. A word without `=` in the first form, or a
+/// legacy key without a value, is an error, as in a Dockerfile.
+fn key_values(arg: &str) -> Result<Vec<(String, String)>, &'static str> {
     if !arg.contains('=') {
         return match arg.split_once(char::is_whitespace) {
-            Some((k, v)) => vec![(k.to_string(), v.trim().to_string())],
-            None => Vec::new(),
+            Some((k, v)) => Ok(vec![(k.to_string(), v.trim().to_string())]),
+            None => Err("expected KEY=value pairs or KEY value"),
         };
     }
     let mut out = Vec::new();
@@ -49,9 +50,19 @@ fn key_values(arg: &str) -> Vec<(String, String)> {
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
         }
-        let key: String = chars.by_ref().take_while(|&c| c != '=').collect();
-        if key.is_empty() {
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c.is_whitespace() {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        if key.is_empty() && chars.peek().is_none() {
             break;
+        }
+        if key.is_empty() || chars.next() != Some('=') {
+            return Err("every word must be KEY=value");
         }
         let mut val = String::new();
         let quote = chars.peek().copied().filter(|c| *c == '"' || *c == '\'');
@@ -75,9 +86,10 @@ fn key_values(arg: &str) -> Vec<(String, String)> {
         }
         out.push((key, val));
     }
-    out
+    Ok(out)
 }
 
+/// Apply one Dockerfile instruction (`--change` of `import` and `commit`) to a config.
 pub fn apply_change(cfg: &mut ContainerConfig, change: &str) -> Result<(), StoreError> {
     let (instr, arg) = change
         .trim()
@@ -92,14 +104,14 @@ pub fn apply_change(cfg: &mut ContainerConfig, change: &str) -> Result<(), Store
         "STOPSIGNAL" => cfg.stop_signal = Some(arg.to_string()),
         "ENV" => {
             let env = cfg.env.get_or_insert_with(Vec::new);
-            for (k, v) in key_values(arg) {
+            for (k, v) in key_values(arg).map_err(|why| bad(change, why))? {
                 env.retain(|e| e.split('=').next() != Some(k.as_str()));
                 env.push(format!("{k}={v}"));
             }
         }
         "LABEL" => {
             let labels = cfg.labels.get_or_insert_with(BTreeMap::new);
-            labels.extend(key_values(arg));
+            labels.extend(key_values(arg).map_err(|why| bad(change, why))?);
         }
         "EXPOSE" => {
             let ports = cfg.exposed_ports.get_or_insert_with(BTreeMap::new);
@@ -208,5 +220,11 @@ mod tests {
         assert!(c.exposed_ports.unwrap().contains_key("53/udp"));
         assert_eq!(c.entrypoint.unwrap(), vec!["/bin/sh", "-c", "echo hi"]);
         assert!(apply_change(&mut ContainerConfig::default(), "RUN x").is_err());
+        // As in a Dockerfile: every word of the KEY=value form needs its `=`, and the
+        // legacy form needs a value.
+        for bad in ["ENV A=1 B", "ENV A", "LABEL x", "LABEL =v"] {
+            let err = apply_change(&mut ContainerConfig::default(), bad).unwrap_err();
+            assert!(err.to_string().contains(bad), "{bad}: {err}");
+        }
     }
 }
