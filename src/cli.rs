@@ -44,6 +44,9 @@ pub struct GlobalArgs {
         default_value = "native"
     )]
     pub runtime: RuntimeKind,
+    /// Which daemon to use (--host, --tlsverify, ...); see `kiln daemon`
+    #[command(flatten)]
+    pub daemon: crate::client::HostArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,7 +92,7 @@ pub enum Command {
     /// Forget the saved login for a registry
     Logout(cmd::logout::LogoutArgs),
     /// Build an image from a Dockerfile
-    Build(cmd::build::BuildArgs),
+    Build(Box<cmd::build::BuildArgs>),
     /// Run a command in a new container (in the foreground, or detached with -d)
     Run(cmd::run::RunArgs),
     /// Create a container (not started)
@@ -140,6 +143,14 @@ pub enum Command {
     Events(cmd::events::EventsArgs),
     /// Change containers' limits and restart policy
     Update(cmd::update::UpdateArgs),
+    /// Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
+    Network(cmd::network::NetworkArgs),
+    /// List a container's published ports
+    Port(cmd::port::PortArgs),
+    /// Run the build-cache service that kiln commands use when it runs
+    Daemon(cmd::daemon::DaemonArgs),
+    /// Show the build cache record by record: size, last use, shared with images or not
+    Du(cmd::du::DuArgs),
 }
 
 pub fn init_logging(global: &GlobalArgs) {

@@ -2,6 +2,7 @@
 //! hands each subcommand to its module under `cmd/`.
 
 mod cli;
+mod client;
 mod cmd;
 mod exit;
 mod progress;

@@ -59,7 +59,18 @@ fn run_attached_with_runtime_options() {
         rt.ok(&["run", "--rm", "busybox", "echo", "plain"]),
         "plain\n"
     );
-    let (code, err) = rt.fails(&["run", "-i", "--name", "x", "busybox", "true"]);
-    assert_eq!(code, 125);
-    assert!(err.contains("not supported"), "{err}");
+    // -i with runtime options streams stdin through the monitor (tests/runtime_tty.rs).
+    assert_eq!(
+        rt.ok(&[
+            "run",
+            "-i",
+            "--name",
+            "x",
+            "busybox",
+            "sh",
+            "-c",
+            "cat; echo end"
+        ]),
+        "end\n"
+    );
 }

@@ -213,6 +213,49 @@ impl Store {
         Ok(chains)
     }
 
+    /// Unpack only layer `index` of the chain `diff_ids` (its blob recorded with
+    /// `record_layer_blob`): layer snapshots do not depend on the layers below them, so a
+    /// pull unpacks each layer as soon as it has arrived, in any order. Returns its chain id.
+    pub fn prepare_layer_snapshot(
+        &self,
+        diff_ids: &[Digest],
+        index: usize,
+    ) -> Result<Digest, StoreError> {
+        let chains = chain_ids(diff_ids);
+        let (Some(chain), Some(diff)) = (chains.get(index), diff_ids.get(index)) else {
+            return Err(StoreError::InvalidImage {
+                manifest: diff_ids
+                    .last()
+                    .cloned()
+                    .unwrap_or_else(|| Digest::of_bytes(b"")),
+                reason: format!(
+                    "layer {index} of a {}-layer chain does not exist",
+                    diff_ids.len()
+                ),
+            });
+        };
+        let opts = ApplyOptions {
+            mode: ApplyMode::Overlay,
+            allow_devices: self.allow_devices(),
+        };
+        let id = chain.to_string();
+        let blob = self.layer_blob_for(diff)?;
+        let parent = index
+            .checked_sub(1)
+            .and_then(|p| chains.get(p))
+            .map(|c| c.to_string());
+        self.ensure_snapshot(&id, parent.as_deref(), diff, |dir| {
+            Ok(apply_layer_blob(
+                self.content(),
+                &blob,
+                Some(diff),
+                dir,
+                opts,
+            )?)
+        })?;
+        Ok(chain.clone())
+    }
+
     /// Overlayfs lowerdirs for the image, top layer first (the order `lowerdir=` wants).
     /// Unpacks missing layers; flattens the bottom of chains deeper than one mount allows.
     /// An image without layers has no lowerdirs (use an empty dir).

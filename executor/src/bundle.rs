@@ -104,8 +104,10 @@ pub fn oci_spec(
         json!({"type": "mount"}),
         json!({"type": "cgroup"}),
     ];
-    if spec.network == NetworkMode::None {
-        namespaces.push(json!({"type": "network"}));
+    match &spec.network {
+        NetworkMode::None => namespaces.push(json!({"type": "network"})),
+        NetworkMode::Join(path) => namespaces.push(json!({"type": "network", "path": path})),
+        NetworkMode::Host => {}
     }
     let mut resources = json!({
         "devices": [
@@ -150,7 +152,7 @@ pub fn oci_spec(
     if spec.seccomp == SeccompMode::Default {
         linux["seccomp"] = seccomp_json();
     }
-    let config = json!({
+    let mut config = json!({
         "ociVersion": "1.0.2",
         "root": {"path": inputs.rootfs, "readonly": spec.readonly_rootfs},
         "hostname": spec.effective_hostname(),
@@ -167,6 +169,7 @@ pub fn oci_spec(
         "mounts": mounts,
         "linux": linux,
     });
+    crate::bundle_opts::apply(spec, &mut config).map_err(BundleError::Spec)?;
     serde_json::from_value(config).map_err(|e| BundleError::Spec(e.to_string()))
 }
 

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod bundle;
+mod bundle_opts;
 pub mod cgroups;
 pub mod helper;
 mod native;
@@ -24,15 +25,17 @@ pub mod seccomp;
 pub mod securejoin;
 pub mod spec;
 mod state;
+mod stdin;
 mod upper;
 pub mod user;
 
 pub use output::{OutputLine, Stream};
 pub use protocol::SetupFailure;
 pub use run::{
-    ExecError, Executor, ExecutorConfig, ExitStatus, RunOptions, RunOutcome, Runtime, Stdin,
+    stdin_stream, ExecError, Executor, ExecutorConfig, ExitStatus, RunOptions, RunOutcome, Runtime,
+    Stdin, StdinEvent, StdinHandle, StdinStream,
 };
 pub use spec::{
-    ContainerSpec, CpuQuota, Limits, Mount, MountKind, NetworkMode, ProcessSpec, Rlimit,
-    RlimitKind, Rootfs, SeccompMode,
+    capabilities_with, ContainerSpec, CpuQuota, Device, Limits, Mount, MountKind, NamespaceMode,
+    Namespaces, NetworkMode, ProcessSpec, Rlimit, RlimitKind, Rootfs, SeccompMode,
 };

@@ -25,6 +25,7 @@ struct Running {
     ctl: AsyncFd<OwnedFd>,
     child: tokio::process::Child,
     pumps: Vec<JoinHandle<()>>,
+    _feeder: Option<crate::stdin::Feeder>,
     cgroups: Cgroups,
     _state: StateDir,
 }
@@ -41,7 +42,7 @@ pub(crate) async fn run(
 ) -> Result<RunOutcome, ExecError> {
     let started = Instant::now();
     let state = StateDir::create(&cfg.state_dir, spec)?;
-    let cgroups = Cgroups::create(&spec.id, &spec.limits)?;
+    let cgroups = Cgroups::create_for(spec)?;
     let (ours, theirs) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -56,6 +57,15 @@ pub(crate) async fn run(
         .current_dir("/")
         .kill_on_drop(true);
     let tty = spec.process.tty;
+    let live = match &opts.stdin {
+        Stdin::Stream(s) => Some(s.take().ok_or_else(|| {
+            ExecError::InvalidSpec("this stdin stream was already used by another run".into())
+        })?),
+        _ => None,
+    };
+    let immediate = live.is_some();
+    let mut live = live;
+    let mut early = Vec::new();
     let mut pty_master: Option<OwnedFd> = None;
     if tty {
         let pty =
@@ -65,6 +75,11 @@ pub(crate) async fn run(
                 .map(Stdio::from)
                 .map_err(|e| protocol_err(format!("dup pty: {e}")))
         };
+        // A window size the caller sent before the start applies before the process
+        // exists, so its first look at the terminal already sees it.
+        if let Some(rx) = live.as_mut() {
+            early = crate::stdin::apply_early_resizes(&pty.master, rx);
+        }
         cmd.stdin(dup(&pty.slave)?)
             .stdout(dup(&pty.slave)?)
             .stderr(dup(&pty.slave)?);
@@ -72,7 +87,7 @@ pub(crate) async fn run(
     } else {
         let stdin = match opts.stdin {
             Stdin::Null => Stdio::null(),
-            Stdin::Bytes(_) => Stdio::piped(),
+            Stdin::Bytes(_) | Stdin::Stream(_) => Stdio::piped(),
         };
         cmd.stdin(stdin)
             .stdout(Stdio::piped())
@@ -103,21 +118,43 @@ pub(crate) async fn run(
     drop(cmd);
 
     let mut pumps = Vec::new();
+    let mut feeder = None;
     if let Some(master) = pty_master {
+        if let Some(rx) = live {
+            let dup = master
+                .try_clone()
+                .map_err(|e| protocol_err(format!("dup pty master: {e}")))?;
+            feeder = Some(crate::stdin::feed_pty(dup, early, rx));
+        }
         let file = tokio::fs::File::from_std(std::fs::File::from(master));
         pumps.push(tokio::spawn(pump(
             file,
             Stream::Stdout,
             opts.output.clone(),
+            immediate,
         )));
     } else {
         if let Some(out) = child.stdout.take() {
-            pumps.push(tokio::spawn(pump(out, Stream::Stdout, opts.output.clone())));
+            pumps.push(tokio::spawn(pump(
+                out,
+                Stream::Stdout,
+                opts.output.clone(),
+                immediate,
+            )));
         }
         if let Some(err) = child.stderr.take() {
-            pumps.push(tokio::spawn(pump(err, Stream::Stderr, opts.output.clone())));
+            pumps.push(tokio::spawn(pump(
+                err,
+                Stream::Stderr,
+                opts.output.clone(),
+                immediate,
+            )));
         }
-        if let (Some(mut stdin), Stdin::Bytes(bytes)) = (child.stdin.take(), opts.stdin) {
+        if let Some(rx) = live {
+            if let Some(stdin) = child.stdin.take() {
+                feeder = Some(crate::stdin::feed_pipe(stdin, rx));
+            }
+        } else if let (Some(mut stdin), Stdin::Bytes(bytes)) = (child.stdin.take(), opts.stdin) {
             tokio::spawn(async move {
                 // The process may exit without reading; that is not our error.
                 let _ = stdin.write_all(&bytes).await;
@@ -135,6 +172,7 @@ pub(crate) async fn run(
         ctl,
         child,
         pumps,
+        _feeder: feeder,
         cgroups,
         _state: state,
     };

@@ -54,6 +54,12 @@ impl LineFramer {
         self.flush_chunks(time, emit);
     }
 
+    /// Emits what is buffered of an unterminated line now, as a partial piece (interactive
+    /// output: a prompt must show before its line ends).
+    pub fn flush_partial(&mut self, emit: &mut impl FnMut(OutputLine)) {
+        self.finish(emit);
+    }
+
     /// Emits the unterminated tail, if any.
     pub fn finish(&mut self, emit: &mut impl FnMut(OutputLine)) {
         if !self.buf.is_empty() {
@@ -81,11 +87,13 @@ impl LineFramer {
 }
 
 /// Reads `reader` to EOF, sending framed lines to `sink` (dropped when there is none).
-/// Read errors end the stream (EIO is how a pty reports its last close).
+/// Read errors end the stream (EIO is how a pty reports its last close). `immediate`
+/// delivers each read's unterminated tail at once instead of waiting for its newline.
 pub(crate) async fn pump<R: AsyncRead + Unpin>(
     mut reader: R,
     stream: Stream,
     sink: Option<UnboundedSender<OutputLine>>,
+    immediate: bool,
 ) {
     let mut framer = LineFramer::new(stream);
     let mut buf = vec![0u8; 16 * 1024];
@@ -98,7 +106,12 @@ pub(crate) async fn pump<R: AsyncRead + Unpin>(
     loop {
         match reader.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => framer.push(&buf[..n], &mut emit),
+            Ok(n) => {
+                framer.push(&buf[..n], &mut emit);
+                if immediate {
+                    framer.flush_partial(&mut emit);
+                }
+            }
         }
     }
     framer.finish(&mut emit);
@@ -128,6 +141,25 @@ mod tests {
                 (b"world".to_vec(), false),
                 (b"".to_vec(), false),
                 (b"tail".to_vec(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn flush_partial_delivers_a_prompt_at_once() {
+        let mut out = Vec::new();
+        let mut f = LineFramer::new(Stream::Stdout);
+        let mut emit = |l: OutputLine| out.push((l.line, l.partial));
+        f.push(b"line\n/ # ", &mut emit);
+        f.flush_partial(&mut emit);
+        f.push(b"ls\n", &mut emit);
+        f.finish(&mut emit);
+        assert_eq!(
+            out,
+            vec![
+                (b"line".to_vec(), false),
+                (b"/ # ".to_vec(), true),
+                (b"ls".to_vec(), false)
             ]
         );
     }

@@ -56,6 +56,70 @@ pub enum Stdin {
     Null,
     /// These bytes, then end-of-file.
     Bytes(Vec<u8>),
+    /// Live input fed through a [`StdinHandle`] while the container runs (from
+    /// [`stdin_stream`]); with a tty, also window-size changes. Output is then delivered
+    /// as it is read (an unterminated line such as a shell prompt arrives at once, as a
+    /// `partial` piece) rather than line by line.
+    Stream(StdinStream),
+}
+
+/// One thing the caller sends to a running container's stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StdinEvent {
+    Data(Vec<u8>),
+    /// The terminal's new size (tty only; ignored otherwise).
+    Resize {
+        rows: u16,
+        cols: u16,
+    },
+    /// End of input: the container's stdin pipe is closed (ignored with a tty).
+    Close,
+}
+
+/// The receiving side of a live stdin, taken by the run it is given to (a clone shares the
+/// same stream; only one run can consume it).
+#[derive(Debug, Clone)]
+pub struct StdinStream(
+    std::sync::Arc<std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<StdinEvent>>>>,
+);
+
+impl StdinStream {
+    pub(crate) fn take(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<StdinEvent>> {
+        self.0.lock().ok().and_then(|mut r| r.take())
+    }
+}
+
+/// Feeds a [`Stdin::Stream`]; cheap to clone. When every handle is dropped the input ends
+/// as with [`StdinHandle::close`].
+#[derive(Debug, Clone)]
+pub struct StdinHandle(UnboundedSender<StdinEvent>);
+
+impl StdinHandle {
+    /// Queues bytes for the container's stdin; false once the run is over.
+    pub fn write(&self, data: Vec<u8>) -> bool {
+        self.0.send(StdinEvent::Data(data)).is_ok()
+    }
+
+    /// Sets the container terminal's window size (the process gets SIGWINCH).
+    pub fn resize(&self, rows: u16, cols: u16) -> bool {
+        self.0.send(StdinEvent::Resize { rows, cols }).is_ok()
+    }
+
+    /// Ends the input (EOF on the container's stdin pipe).
+    pub fn close(&self) -> bool {
+        self.0.send(StdinEvent::Close).is_ok()
+    }
+}
+
+/// A live stdin: give the [`Stdin`] to [`RunOptions`], feed it through the handle.
+pub fn stdin_stream() -> (StdinHandle, Stdin) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    (
+        StdinHandle(tx),
+        Stdin::Stream(StdinStream(std::sync::Arc::new(std::sync::Mutex::new(
+            Some(rx),
+        )))),
+    )
 }
 
 /// Per-run I/O.

@@ -134,7 +134,7 @@ pub(crate) async fn run(
         .stderr(Stdio::piped())
         .stdin(match opts.stdin {
             Stdin::Null => Stdio::null(),
-            Stdin::Bytes(_) => Stdio::piped(),
+            Stdin::Bytes(_) | Stdin::Stream(_) => Stdio::piped(),
         })
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|source| ExecError::Spawn {
@@ -142,14 +142,36 @@ pub(crate) async fn run(
         path: binary.to_path_buf(),
         source,
     })?;
+    let live = match &opts.stdin {
+        Stdin::Stream(s) => Some(s.take().ok_or_else(|| {
+            ExecError::InvalidSpec("this stdin stream was already used by another run".into())
+        })?),
+        _ => None,
+    };
+    let immediate = live.is_some();
     let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
-        pumps.push(tokio::spawn(pump(out, Stream::Stdout, opts.output.clone())));
+        pumps.push(tokio::spawn(pump(
+            out,
+            Stream::Stdout,
+            opts.output.clone(),
+            immediate,
+        )));
     }
     if let Some(err) = child.stderr.take() {
-        pumps.push(tokio::spawn(pump(err, Stream::Stderr, opts.output.clone())));
+        pumps.push(tokio::spawn(pump(
+            err,
+            Stream::Stderr,
+            opts.output.clone(),
+            immediate,
+        )));
     }
-    if let (Some(mut stdin), Stdin::Bytes(bytes)) = (child.stdin.take(), opts.stdin) {
+    let mut _feeder = None;
+    if let Some(rx) = live {
+        if let Some(stdin) = child.stdin.take() {
+            _feeder = Some(crate::stdin::feed_pipe(stdin, rx));
+        }
+    } else if let (Some(mut stdin), Stdin::Bytes(bytes)) = (child.stdin.take(), opts.stdin) {
         tokio::spawn(async move {
             let _ = stdin.write_all(&bytes).await;
         });

@@ -150,7 +150,7 @@ impl Firewall {
 }
 
 fn run_nft(table: &str, script: &str) -> Result<(), FirewallError> {
-    let mut child = Command::new("nft")
+    let mut child = Command::new(nft_binary())
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -170,6 +170,17 @@ fn run_nft(table: &str, script: &str) -> Result<(), FirewallError> {
         });
     }
     Ok(())
+}
+
+/// `nft` from PATH, else from the system directories: container monitors run with an
+/// empty environment.
+fn nft_binary() -> std::path::PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(std::path::PathBuf::from))
+        .map(|d| d.join("nft"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| "nft".into())
 }
 
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";

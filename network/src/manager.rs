@@ -72,6 +72,8 @@ pub struct ManagerConfig {
     pub firewall_table: String,
     /// Turn on IPv4 forwarding when a non-internal network is created (Docker does).
     pub ip_forward: bool,
+    /// Inter-container communication on the default network (Docker's daemon `--icc`).
+    pub default_icc: bool,
 }
 
 impl ManagerConfig {
@@ -83,6 +85,7 @@ impl ManagerConfig {
             default_subnet: None,
             firewall_table: "kiln".into(),
             ip_forward: true,
+            default_icc: true,
         }
     }
 }
@@ -325,10 +328,11 @@ impl NetworkManager {
     pub(crate) fn ensure_default_locked(&self, state: &mut State) -> Result<Network, ManagerError> {
         match state.networks.get(&self.config.default_network) {
             Some(n) => Ok(n.clone()),
-            None => self.create_locked(
-                state,
-                &CreateNetwork::new(self.config.default_network.clone()),
-            ),
+            None => {
+                let mut req = CreateNetwork::new(self.config.default_network.clone());
+                req.icc = self.config.default_icc;
+                self.create_locked(state, &req)
+            }
         }
     }
 

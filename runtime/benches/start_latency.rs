@@ -1,6 +1,10 @@
 //! Container start latency: `kiln run --rm busybox true` (foreground) and a detached start
 //! (`kiln create` + `kiln start`, timed to `start` returning with the container running),
 //! beside `podman run` and `docker run` on the same busybox image when those are installed.
+//! Every tool runs with `--network none` (networking setup is measured elsewhere). For
+//! docker the bench starts its own dockerd (own data root, exec root and socket,
+//! `--iptables=false --bridge=none`), loads the image with `docker load`, and stops it at
+//! the end.
 //!
 //!     cargo build -p kiln && cargo bench -p kiln-runtime --bench start_latency
 //!
@@ -104,7 +108,14 @@ fn main() {
     report(
         "kiln create + start (detached)",
         time(|| {
-            let id = ok(&mut k(&["create", "busybox", "sleep", "60"]));
+            let id = ok(&mut k(&[
+                "create",
+                "--network",
+                "none",
+                "busybox",
+                "sleep",
+                "60",
+            ]));
             ok(&mut k(&["start", &id]));
             ids.push(id);
         }),
@@ -112,12 +123,29 @@ fn main() {
     for id in &ids {
         ok(&mut k(&["rm", "-f", id]));
     }
+    // Kept alive until the end of main: dropping it stops the daemon.
+    let dockerd = Dockerd::start(tmp.path());
     for tool in ["podman", "docker"] {
-        if !available(tool) {
-            println!("{tool:<34} not installed (Debian package {tool}/docker.io)");
+        let base: Vec<String> = match tool {
+            "docker" => match &dockerd {
+                Some(d) => d.client_args(),
+                None => {
+                    println!("{tool:<34} not available (Debian package docker.io)");
+                    continue;
+                }
+            },
+            _ => vec![tool.to_string()],
+        };
+        if !available(&base[0]) {
+            println!("{tool:<34} not installed (Debian package {tool})");
             continue;
         }
-        let load = Command::new(tool)
+        let cmd = || {
+            let mut c = Command::new(&base[0]);
+            c.args(&base[1..]);
+            c
+        };
+        let load = cmd()
             .args(["load", "-i", archive.to_str().unwrap_or_default()])
             .output();
         if !load.is_ok_and(|o| o.status.success()) {
@@ -127,27 +155,127 @@ fn main() {
         report(
             &format!("{tool} run --rm busybox true"),
             time(|| {
-                ok(Command::new(tool).args([
-                    "run",
-                    "--rm",
-                    "--network",
-                    "none",
-                    "busybox",
-                    "true",
-                ]));
+                ok(cmd().args(["run", "--rm", "--network", "none", "busybox", "true"]));
             }),
         );
         let mut ids = Vec::new();
         report(
             &format!("{tool} run -d busybox sleep 60"),
             time(|| {
-                ids.push(ok(
-                    Command::new(tool).args(["run", "-d", "busybox", "sleep", "60"])
-                ))
+                ids.push(ok(cmd().args([
+                    "run",
+                    "-d",
+                    "--network",
+                    "none",
+                    "busybox",
+                    "sleep",
+                    "60",
+                ])))
             }),
         );
         for id in &ids {
-            let _ = Command::new(tool).args(["rm", "-f", id]).output();
+            let _ = cmd().args(["rm", "-f", id]).output();
         }
+    }
+    drop(dockerd);
+}
+
+/// A private dockerd for the bench: its own data root and socket so it neither disturbs nor
+/// depends on a daemon already running on the host. Stopped (and its state removed) on drop.
+struct Dockerd {
+    child: std::process::Child,
+    socket: PathBuf,
+    data: PathBuf,
+    exec_root: PathBuf,
+}
+
+impl Dockerd {
+    fn start(tmp: &Path) -> Option<Dockerd> {
+        if !available("dockerd") {
+            return None;
+        }
+        let data = tmp.join("docker");
+        // The exec root holds containerd's sockets, whose paths must stay short.
+        let exec_root = PathBuf::from(format!("/run/kiln-bench-docker-{}", std::process::id()));
+        let socket = exec_root.join("docker.sock");
+        std::fs::create_dir_all(&exec_root).ok()?;
+        let log = std::fs::File::create(tmp.join("dockerd.log")).ok()?;
+        let child = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(&data)
+            .arg("--exec-root")
+            .arg(&exec_root)
+            .arg("--pidfile")
+            .arg(exec_root.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .ok()?;
+        let d = Dockerd {
+            child,
+            socket,
+            data,
+            exec_root,
+        };
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            let up = Command::new(d.client())
+                .args(d.client_args().iter().skip(1))
+                .arg("version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if up {
+                return Some(d);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        println!(
+            "dockerd did not come up in 60 s; see {}",
+            tmp.join("dockerd.log").display()
+        );
+        None
+    }
+
+    /// Debian's client (matches Debian's daemon), else whatever `docker` is on PATH.
+    fn client(&self) -> String {
+        if Path::new("/usr/bin/docker").exists() {
+            "/usr/bin/docker".into()
+        } else {
+            "docker".into()
+        }
+    }
+
+    fn client_args(&self) -> Vec<String> {
+        vec![
+            self.client(),
+            "-H".into(),
+            format!("unix://{}", self.socket.display()),
+        ]
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        // SIGTERM lets dockerd stop containerd and unmount its layers.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let until = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < until {
+            if self.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+        let _ = std::fs::remove_dir_all(&self.exec_root);
     }
 }

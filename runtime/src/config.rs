@@ -49,6 +49,11 @@ pub struct ContainerConfig {
     pub read_only: bool,
     pub auto_remove: bool,
     pub mounts: Vec<MountConfig>,
+    /// `--ipc`, `--pid`, `--uts`, `--device`, `--cap-*`, `--privileged`, `--cpuset-cpus`,
+    /// `--shm-size` (applied at each start, see `isolation.rs`).
+    pub isolation: crate::isolation::Isolation,
+    /// `--network`, `-p`, `-P`, `--link`, `--dns`, ... (issue 9).
+    pub net: crate::network::NetConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +149,7 @@ impl ContainerConfig {
             cpu_quota: self.cpu_quota,
             pids: self.pids_limit,
             rlimits: self.rlimits.clone(),
+            cpuset_cpus: self.isolation.cpuset_cpus.clone(),
         };
         spec.no_new_privileges = self.no_new_privileges;
         spec.extra_hosts = self.extra_hosts.clone();

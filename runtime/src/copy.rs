@@ -39,7 +39,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CopyError + '_ {
 fn view(store: &Store, rec: &ContainerRecord, writable: bool) -> Result<RootfsView, CopyError> {
     let running = matches!(rec.state, State::Running | State::Paused)
         && rec.pid > 0
-        && crate::procs::inner_pid(rec.pid) == Some(1);
+        && crate::procs::is_init_of(rec.pid, &rec.id);
     if running {
         return Ok(RootfsView::live(rec.pid));
     }

@@ -129,6 +129,14 @@ pub fn create(store: &Store, req: CreateRequest) -> Result<ContainerRecord, Crea
     let mut labels = cc.labels.clone().unwrap_or_default();
     labels.extend(config.labels.clone());
     config.labels = labels;
+    // The image's EXPOSE joins --expose: `-P` publishes them, links advertise them.
+    for key in cc.exposed_ports.clone().unwrap_or_default().keys() {
+        for p in kiln_network::ports::parse_expose(key).unwrap_or_default() {
+            if !config.net.exposed.contains(&p) {
+                config.net.exposed.push(p);
+            }
+        }
+    }
 
     let id = ids::new_id()?;
     config

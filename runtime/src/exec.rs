@@ -77,3 +77,28 @@ pub fn maybe_run() {
     };
     std::process::exit(code);
 }
+
+/// What an exec'ed process inherits from the container's init `pid`: whether it runs under
+/// a seccomp filter, and its capability bounding set (the container's capabilities, as
+/// `--cap-add`/`--cap-drop`/`--privileged` made them); `None` when unreadable.
+pub(crate) fn container_security(pid: i32) -> (bool, Option<caps::CapsHashSet>) {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return (true, None);
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    let filtered = field("Seccomp:") != Some("0");
+    let caps = field("CapBnd:")
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .map(|bits| {
+            caps::all()
+                .into_iter()
+                .filter(|c| c.index() < 64 && bits & (1u64 << c.index()) != 0)
+                .collect()
+        });
+    (filtered, caps)
+}

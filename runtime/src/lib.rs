@@ -6,6 +6,7 @@
 //! Call [`monitor::maybe_run`] and [`exec::maybe_run`] first in `main` (beside the executor's
 //! helper hook).
 
+pub mod attach;
 pub mod changes;
 pub mod commit;
 pub mod config;
@@ -16,10 +17,12 @@ pub mod exec;
 pub mod freezer;
 pub mod health;
 pub mod ids;
+pub mod isolation;
 pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
 pub mod mounts;
+pub mod network;
 pub mod procs;
 pub mod record;
 pub mod restart;
@@ -28,6 +31,7 @@ mod seed;
 pub mod sigproxy;
 pub mod stats;
 pub mod timefmt;
+pub mod tty;
 pub mod update;
 pub mod volume;
 

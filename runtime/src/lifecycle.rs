@@ -66,6 +66,8 @@ pub enum LifecycleError {
     },
     #[error("thawing paused container {id}: {detail}")]
     Thaw { id: String, detail: String },
+    #[error(transparent)]
+    NetworkSettings(#[from] crate::network::settings::SettingsError),
     #[error("removing {path}: {source}")]
     Remove {
         path: PathBuf,
@@ -110,6 +112,8 @@ pub fn reconcile(
             )?;
         }
         record::clear_monitor(store.db(), &rec.id)?;
+        // The monitor could not tear its network down: veths and the pinned namespace stay.
+        crate::network::teardown_logged(store.root(), &rec.id);
         rec = record::get(store.db(), &rec.id)?;
     }
     Ok(rec)
@@ -138,6 +142,9 @@ pub fn start(
     if monitor_alive(&rec) {
         return Ok(rec);
     }
+    // Monitors run with an empty environment: the KILN_BRIDGE_* settings reach them
+    // through the store.
+    crate::network::settings::load(store.root())?;
     let paths = ContainerPaths::new(store.root(), &rec.id);
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -208,8 +215,8 @@ pub fn start(
 }
 
 fn signal(rec: &ContainerRecord, sig: i32) -> Result<(), LifecycleError> {
-    // Only signal a pid that is still this container's init (pid 1 inside), not a reused pid.
-    if rec.pid <= 0 || procs::inner_pid(rec.pid) != Some(1) {
+    // Only signal a pid that is still this container's init, not a reused pid.
+    if rec.pid <= 0 || !procs::is_init_of(rec.pid, &rec.id) {
         return Err(LifecycleError::NotRunning(rec.id.clone()));
     }
     let s = nix::sys::signal::Signal::try_from(sig).map_err(|source| LifecycleError::Signal {
@@ -367,10 +374,13 @@ pub fn remove_container_files(
     volumes: bool,
 ) -> Result<(), LifecycleError> {
     record::delete(store.db(), &rec.id)?;
+    crate::network::teardown_logged(store.root(), &rec.id);
     crate::events::emit(store.root(), "destroy", rec, &[]);
     if let Some(s) = &rec.snapshot_id {
         store.release_snapshot(s, &format!("container:{}", rec.id))?;
     }
+    // A killed monitor leaves a shareable container's /dev/shm mounted.
+    crate::isolation::release(&ContainerPaths::new(store.root(), &rec.id));
     let dir = ContainerPaths::new(store.root(), &rec.id).dir;
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => {}

@@ -49,6 +49,8 @@ pub enum MonitorError {
     },
     #[error("starting the monitor's async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    #[error("setting up the container's network: {0}")]
+    Network(#[from] crate::network::NetError),
 }
 
 /// Call first in `main`: when argv[0] is [`MONITOR_ARG0`], run the monitor for
@@ -158,22 +160,48 @@ fn run(root: &Path, id: &str) -> Result<(), MonitorError> {
         .map_err(MonitorError::Runtime)?;
     let kiln = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
     let exec = Executor::new(ExecutorConfig::native(kiln, root.join("exec")));
+    // Networking outlives restarts by the policy: same namespace, address and ports.
+    let net = crate::network::Session::start(root, store.db(), &record::get(store.db(), id)?, &rt)?;
+    // `-i`/`-t` containers take attach clients (`attach`, `run -it`) on a socket.
+    let hub = {
+        let _ctx = rt.enter();
+        crate::attach::server::Hub::bind_for(&paths.dir, &record::get(store.db(), id)?.config)
+    };
     let mut backoff = Backoff::default();
     loop {
         let rec = record::get(store.db(), id)?;
-        let spec = {
+        let (spec, prepared) = {
             let lower = lowerdirs(&store, &rec)?;
-            rec.config.to_spec(root, id, lower, &paths)
+            let mut spec = rec.config.to_spec(root, id, lower, &paths);
+            net.apply(&mut spec);
+            let prepared = rec.config.isolation.apply(&store, &paths, &mut spec);
+            (spec, prepared)
         };
         let began = Instant::now();
-        let result = rt.block_on(supervise::run_once(
-            &exec,
-            &spec,
-            &rec.config,
-            store.db(),
-            &paths,
-            id,
-        ));
+        let result = match prepared {
+            // `--ipc/--pid container:` whose target stopped: a start failure (recorded,
+            // reported, not retried).
+            Err(e) => Err(kiln_executor::ExecError::Setup {
+                id: id.to_string(),
+                kind: kiln_executor::SetupFailure::Other,
+                message: e.to_string(),
+            }),
+            Ok(()) => rt.block_on(supervise::run_once(
+                &exec,
+                &spec,
+                &rec.config,
+                store.db(),
+                &paths,
+                id,
+                hub.as_ref(),
+            )),
+        };
+        if let Some(h) = &hub {
+            let code = result
+                .as_ref()
+                .map_or_else(|e| e.exit_code(), |o| o.exit_code());
+            rt.block_on(h.end_run(Some(code)));
+        }
         let ran_for = began.elapsed();
         // A container killed while paused leaves pause's (now empty) freezer cgroup.
         if let Some(dir) = crate::freezer::v1_dir(std::process::id() as i32, id) {
@@ -220,6 +248,9 @@ fn run(root: &Path, id: &str) -> Result<(), MonitorError> {
             break;
         }
     }
+    drop(net);
+    drop(hub);
+    crate::isolation::release(&paths);
     record::clear_monitor(store.db(), id)?;
     let rec = record::get(store.db(), id)?;
     if rec.config.auto_remove {

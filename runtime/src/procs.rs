@@ -150,9 +150,51 @@ pub fn find_container_init(parent_pid: i32, id: &str) -> Option<i32> {
     let dirs = cgroup_dirs(parent_pid);
     let base = controller_dir(&dirs, "pids")?;
     let dir = base.join(format!("kiln-{id}"));
-    cgroup_pids(&dir)
-        .into_iter()
+    let pids = cgroup_pids(&dir);
+    // pid 1 inside; with `--pid host|container:` the one whose parent (the executor's
+    // helper) is outside the container's cgroup.
+    pids.iter()
+        .copied()
         .find(|p| inner_pid(*p) == Some(1))
+        .or_else(|| {
+            pids.iter()
+                .copied()
+                .find(|p| parent_of(*p).is_some_and(|pp| !pids.contains(&pp)))
+        })
+}
+
+/// A process's parent (`/proc/<pid>/stat` field 4).
+pub fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Whether `pid` is a process of container `id` (in its `kiln-<id>` cgroup), which also
+/// rules out a reused pid.
+pub fn is_init_of(pid: i32, id: &str) -> bool {
+    let name = format!("kiln-{id}");
+    pid > 0
+        && std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|t| {
+            t.lines()
+                .any(|l| l.rsplit('/').next().is_some_and(|last| last == name))
+        })
+}
+
+/// Whether `pid` is some container's process: pid 1 of its namespace, or in a `kiln-…`
+/// cgroup (containers sharing the host's or another container's pid namespace).
+pub fn is_container_process(pid: i32) -> bool {
+    inner_pid(pid) == Some(1)
+        || std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|t| {
+            t.lines().any(|l| {
+                l.rsplit('/')
+                    .next()
+                    .is_some_and(|last| last.starts_with("kiln-"))
+            })
+        })
 }
 
 /// Whether `pid` runs another program than this one: the container's init is the kiln

@@ -34,7 +34,7 @@ pub fn start(store_root: PathBuf, id: String) -> Result<(), nix::Error> {
             let Ok(rec) = record::get(store.db(), &id) else {
                 return;
             };
-            if rec.pid > 0 && crate::procs::inner_pid(rec.pid) == Some(1) {
+            if crate::procs::is_init_of(rec.pid, &id) {
                 tracing::debug!(id, ?sig, "forwarding signal to the container");
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(rec.pid), sig);
             }

@@ -7,8 +7,10 @@
 
 pub mod cachekey;
 pub mod context;
+pub mod explain;
 pub mod local;
 pub mod progress;
+pub mod remote;
 pub mod scheduler;
 pub mod worker;
 

@@ -36,6 +36,9 @@ pub enum Event {
         data: String,
         time: u64,
     },
+    /// Why a step that runs missed the cache (`--explain`, and one line in plain
+    /// progress): the input that changed since the last build of the same step.
+    Explained { vertex: Digest, reason: String },
     /// A step ended, successfully or not.
     Completed {
         vertex: Digest,

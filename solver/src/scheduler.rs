@@ -109,6 +109,17 @@ impl<W: Worker> Solver<W> {
         &self.worker
     }
 
+    /// A solver for `worker` sharing this one's step limit and in-flight steps: the daemon
+    /// gives each build its own worker (its context, its lease) and still runs each cache
+    /// key once across all of them.
+    pub fn sibling(&self, worker: W) -> Solver<W> {
+        Solver {
+            worker: Arc::new(worker),
+            jobs: self.jobs.clone(),
+            inflight: self.inflight.clone(),
+        }
+    }
+
     pub async fn solve(&self, req: SolveRequest) -> Result<Solution<W::Output>, Arc<SolveError>> {
         let graph = Arc::new(req.graph.pruned(&req.root));
         if graph.get(&req.root).is_none() {
@@ -118,6 +129,7 @@ impl<W: Worker> Solver<W> {
         let cancel = req.cancel.child_token();
         let _stop_on_exit = cancel.clone().drop_guard();
         let keys = self.compute_keys(&graph, &req.progress, &cancel).await?;
+        self.worker.keys_computed(&keys);
         let visit_inputs = needs_inputs_first(&graph, &req.no_cache);
         let state = Arc::new(State {
             graph,
@@ -326,6 +338,23 @@ impl<W: Worker> State<W> {
         key: &CacheKey,
         inputs: Vec<W::Output>,
     ) -> Result<W::Output, Arc<SolveError>> {
+        // Another solve may have finished this key (and left the in-flight map) while we
+        // waited for our inputs after our cache miss: look again before running it twice.
+        if !self.no_cache.applies(&v.digest) && !lock(&self.inflight).contains_key(key) {
+            if let Some(out) = self
+                .worker
+                .load(v, key)
+                .await
+                .map_err(|e| step_error(v, e))?
+            {
+                self.progress.send(Event::Cached {
+                    vertex: v.digest.clone(),
+                    name: display_name(v),
+                });
+                lock(&self.cached).insert(v.digest.clone());
+                return Ok(out);
+            }
+        }
         let (fut, leader) = {
             let mut inflight = lock(&self.inflight);
             match inflight.get(key) {

@@ -74,6 +74,10 @@ pub trait Worker: Send + Sync + 'static {
         ctx: &StepContext,
     ) -> Result<Option<String>, WorkerError>;
 
+    /// Told every vertex's key once they are computed, before any step runs (what a
+    /// build's explanation of cache misses compares). Nothing by default.
+    fn keys_computed(&self, _keys: &[crate::cachekey::KeyRecord]) {}
+
     /// A stored result for `key`, if there is one.
     async fn load(
         &self,
@@ -102,6 +106,10 @@ impl<W: Worker> Worker for Arc<W> {
         ctx: &StepContext,
     ) -> Result<Option<String>, WorkerError> {
         (**self).content_key(vertex, ctx).await
+    }
+
+    fn keys_computed(&self, keys: &[crate::cachekey::KeyRecord]) {
+        (**self).keys_computed(keys)
     }
 
     async fn load(

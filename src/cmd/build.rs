@@ -1,11 +1,19 @@
 //! `kiln build`: compile a Dockerfile, solve its graph on the local worker (store +
 //! executor), write the image and its outputs. Flags follow `docker build` / buildx.
 
-mod failure;
-mod input;
+mod cache_io;
+pub(crate) mod explain;
+pub(crate) mod failure;
+pub(crate) mod finish;
+pub(crate) mod input;
+mod logs;
+mod onerror;
 mod output;
-mod resolver;
-mod store;
+pub(crate) mod pull;
+mod push;
+pub(crate) mod resolver;
+mod secrets;
+pub(crate) mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -73,12 +81,47 @@ pub struct BuildArgs {
     /// Steps run at once (default: number of CPUs)
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Expose a secret to RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR; repeatable
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
+    /// Forward an SSH agent to RUN --mount=type=ssh: default (SSH_AUTH_SOCK) or ID=SOCKET; repeatable
+    #[arg(long = "ssh")]
+    pub ssh: Vec<String>,
+    /// When a RUN fails: fail, or shell (an interactive shell in the failed step's container first)
+    #[arg(long = "on-error", value_enum, default_value = "fail")]
+    pub on_error: onerror::OnError,
+    /// After the build, say for each step that ran why it missed the cache
+    #[arg(long)]
+    pub explain: bool,
+    /// Keep every step's full log in this directory (default: under the store, newest builds)
+    #[arg(long = "logs")]
+    pub logs: Option<std::path::PathBuf>,
+    /// Store every step's result as an untagged image (printed), to start a shell in any
+    #[arg(long)]
+    pub keep_intermediate: bool,
     /// Output: type=image|oci|docker|local|tar[,dest=PATH], or a directory
     #[arg(short = 'o', long = "output")]
     pub outputs: Vec<String>,
+    /// Squash the layers the build adds above its base image into one
+    #[arg(long)]
+    pub squash: bool,
+    /// Always resolve base image tags against their registries (pulling newer images)
+    #[arg(long)]
+    pub pull: bool,
+    /// Push the image to the registry of every -t name
+    #[arg(long)]
+    pub push: bool,
+    /// Import build cache: type=registry,ref=NAME | type=local,src=DIR[,cache-mounts=true]; repeatable
+    #[arg(long = "cache-from")]
+    pub cache_from: Vec<String>,
+    /// Export build cache: type=registry,ref=NAME | type=local,dest=DIR | type=inline [,mode=min|max][,cache-mounts=true]
+    #[arg(long = "cache-to")]
+    pub cache_to: Vec<String>,
+    #[command(flatten)]
+    pub registry: super::registry_opts::RegistryArgs,
 }
 
-fn build_args(list: &[String]) -> BTreeMap<String, String> {
+pub(crate) fn build_args(list: &[String]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for a in list {
         match a.split_once('=') {
@@ -129,7 +172,35 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
         args.file.as_deref(),
         &store.root().join("build-tmp"),
     )?;
-    let resolver = resolver::StoreResolver::new(&store);
+    let cache_from = args
+        .cache_from
+        .iter()
+        .map(|c| cache_io::parse(c, false))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let cache_to = args
+        .cache_to
+        .iter()
+        .map(|c| cache_io::parse(c, true))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let image_outputs = args
+        .outputs
+        .iter()
+        .map(|o| push::image_output(o))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // One runtime and one registry client for pulls, cache import/export, the solve and
+    // pushes: the client's connections belong to the runtime that opened them.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the build runtime")?;
+    let registry = kiln_registry::RegistryClient::new(args.registry.client_config());
+    let resolver = resolver::StoreResolver::new(&store).with_puller(pull::BasePuller {
+        client: registry.clone(),
+        handle: rt.handle().clone(),
+        always: args.pull,
+        verbose: !(args.quiet
+            || matches!(args.progress, ProgressMode::Quiet | ProgressMode::Rawjson)),
+    });
     let opts = CompileOptions {
         build_args: build_args(&args.build_args),
         target: args.target.clone(),
@@ -167,27 +238,42 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
     // image and outputs are written, or the failure is reported); a crashed build's lease
     // expires by itself.
     let lease = BuildLease::new(store.clone())?;
+    let verbose =
+        !(args.quiet || matches!(args.progress, ProgressMode::Quiet | ProgressMode::Rawjson));
+    let remote = rt.block_on(cache_io::import(&registry, &store, &cache_from, verbose));
     let worker = LocalWorker::new(store.clone(), executor, locals, compiled.proxy_env.clone())
-        .with_lease(lease.lease.clone());
+        .with_lease(lease.lease.clone())
+        .with_graph_hints(&compiled.graph)
+        .with_remote_caches(remote.clone())
+        .with_run_extras(onerror::run_extras(global, &args)?);
+    let explainer = explain::Explainer::new(
+        store.root(),
+        &logs::identity(&args),
+        &input.dockerfile,
+        Arc::new(compiled.graph.clone()),
+        no_cache.clone(),
+    );
+    let worker = worker.with_key_observer(explainer.observer());
+    let mut watch = logs::Watch {
+        logs: logs::StepLogs::new(store.root(), args.logs.as_deref())?,
+        explainer: explainer.clone(),
+    };
+    let logs_dir = watch.logs.dir().to_path_buf();
     let solver = Solver::new(worker, jobs(&args));
     let graph = Arc::new(compiled.graph.clone());
     let mode = if quiet {
         ProgressMode::Quiet
     } else {
-        args.progress
+        onerror::progress_mode(args.on_error, args.progress)
     };
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the build runtime")?;
     let started = std::time::Instant::now();
     let result = rt.block_on(async {
         let (progress, mut rx) = Progress::channel();
         let mut print = printer(mode);
         let printer_task = tokio::task::spawn_blocking(move || {
             while let Some(ev) = rx.blocking_recv() {
-                print.event(&ev);
+                watch.event(&ev, &mut *print);
             }
             print.finish();
         });
@@ -213,9 +299,14 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
     let solution = match result {
         Ok(s) => s,
         Err(e) => {
-            return Ok(report_failure(
-                &store, &solver, &graph, &input, &compiled, &e,
-            ))
+            let code = report_failure(&store, &solver, &graph, &input, &compiled, &e);
+            if args.keep_intermediate {
+                onerror::keep_intermediate(&store, solver.worker(), &graph, &compiled);
+            }
+            if !quiet {
+                eprintln!("full step logs: {}", logs_dir.display());
+            }
+            return Ok(onerror::exit_code(args.on_error, &e, code));
         }
     };
     let Output::Chain(chain) = &solution.output else {
@@ -226,23 +317,95 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
         let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
         config.labels.insert(k.to_string(), v.to_string());
     }
+    // --squash, SOURCE_DATE_EPOCH and the image output's compression (finish.rs).
+    let epoch = finish::source_date_epoch(&opts.build_args)?;
+    let finished = finish::finish(
+        &store,
+        Some(&lease.lease),
+        &graph,
+        chain,
+        args.squash,
+        &outputs,
+        epoch,
+    )?;
+    let chain = &finished.chain;
     let meta = ImageMeta {
         config,
-        history: compiled.history.clone(),
+        history: finished.history(&compiled.history),
         platform: compiled.platform.clone(),
-        created: now_secs(),
+        created: epoch.unwrap_or_else(now_secs),
         base_history: resolver.base_history(&compiled.history),
     };
-    let tag_names: Vec<Reference> = if outputs.iter().all(|o| *o == OutputSpec::Image) {
+    let tag_names: Vec<Reference> = if outputs.iter().all(OutputSpec::is_image) {
         names.clone()
     } else {
         Vec::new()
     };
-    let image = write_image(&store, chain, &meta, &tag_names)?;
+    let inline = cache_to
+        .iter()
+        .any(|c| c.location == cache_io::Location::Inline);
+    let cache_entries = if cache_to.is_empty() {
+        Vec::new()
+    } else {
+        cache_io::entries(&store, &graph, &solution.keys, &remote)
+    };
+    let image = if inline {
+        let plain = write_image(&store, chain, &meta, &[])?;
+        cache_io::with_inline_cache(&store, &plain, &cache_entries, chain, &tag_names)?
+    } else {
+        write_image(&store, chain, &meta, &tag_names)?
+    };
+    let mut push_names: Vec<Reference> = if args.push { names.clone() } else { Vec::new() };
+    for o in image_outputs.iter().flatten() {
+        for n in &o.names {
+            store.tag_image(&image, n)?;
+        }
+        if o.push {
+            push_names.extend(if o.names.is_empty() {
+                names.clone()
+            } else {
+                o.names.clone()
+            });
+        }
+    }
+    if (args.push || image_outputs.iter().flatten().any(|o| o.push)) && push_names.is_empty() {
+        bail!("--push needs a name to push to: add -t REGISTRY/REPOSITORY:TAG");
+    }
+    let mount_ids = cache_io::cache_mount_ids(&graph);
+    // mode=min picks steps by the solved chain (squash or recompression change the image's).
+    let solved = solution.output.chain().cloned().unwrap_or_default();
+    rt.block_on(async {
+        for (name, digest) in push::push_image(&registry, &store, &image, &push_names).await? {
+            if !quiet {
+                eprintln!("pushed {name}: digest: {digest}");
+            }
+        }
+        for spec in &cache_to {
+            let what = cache_io::Export {
+                entries: &cache_entries,
+                image: &solved,
+                mount_ids: &mount_ids,
+                imported: &remote,
+                verbose,
+            };
+            cache_io::export(&registry, &store, spec, &what)
+                .await
+                .context("exporting the build cache")?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
     for o in &outputs {
         match o {
-            OutputSpec::Image => {}
-            OutputSpec::Archive { dest } => output::write_archive(&store, &image, &names, dest)?,
+            OutputSpec::Image { .. } => {}
+            OutputSpec::Archive { dest, layers } => finished.write_archive(
+                &store,
+                Some(&lease.lease),
+                &image,
+                &meta,
+                layers,
+                &names,
+                dest,
+            )?,
             OutputSpec::Local { dest } => output::write_local(&store, chain, dest)?,
             OutputSpec::Tar { dest } => output::write_tar(&store, chain, dest)?,
         }
@@ -265,6 +428,13 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("writing --metadata-file {}", f.display()))?;
     }
     record_keys(&store, &solution.keys);
+    explainer.save();
+    if args.keep_intermediate {
+        onerror::keep_intermediate(&store, solver.worker(), &graph, &compiled);
+    }
+    if args.explain {
+        eprintln!("{}", explainer.report(&solution.ran));
+    }
     if quiet {
         println!("{id}");
     } else if args.progress != ProgressMode::Rawjson {
@@ -277,11 +447,12 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
         for n in &tag_names {
             eprintln!("naming to {n} done");
         }
+        eprintln!("full step logs: {}", logs_dir.display());
     }
     Ok(0)
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     // SOURCE_DATE_EPOCH pins `created` for reproducible images, as BuildKit honours it.
     if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
@@ -296,7 +467,7 @@ fn now_secs() -> i64 {
 }
 
 /// The vertices of the named stages.
-fn no_cache_vertices(graph: &Graph, stages: &[String]) -> NoCache {
+pub(crate) fn no_cache_vertices(graph: &Graph, stages: &[String]) -> NoCache {
     let wanted: BTreeSet<&str> = stages.iter().map(String::as_str).collect();
     NoCache::Vertices(
         graph

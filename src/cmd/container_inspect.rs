@@ -9,6 +9,17 @@ use serde_json::{json, Value};
 use std::path::Path;
 
 use super::container_opts::open_store;
+use kiln_runtime::isolation::{IpcMode, PidMode};
+
+/// Docker's `HostConfig.IpcMode` spelling.
+fn ipc_mode(m: &IpcMode) -> String {
+    match m {
+        IpcMode::Private => "private".into(),
+        IpcMode::Shareable => "shareable".into(),
+        IpcMode::Host => "host".into(),
+        IpcMode::Container(t) => format!("container:{t}"),
+    }
+}
 use super::format::render_template;
 use crate::cli::GlobalArgs;
 
@@ -144,7 +155,13 @@ pub fn inspect_value(root: &Path, rec: &ContainerRecord) -> Value {
         },
         "HostConfig": {
             "Binds": binds,
-            "NetworkMode": if c.network_host { "host" } else { "none" },
+            "NetworkMode": c.net.mode_name(c.network_host),
+            "PortBindings": c.net.publish,
+            "PublishAllPorts": c.net.publish_all,
+            "Links": c.net.links.iter().map(|(n, a)| format!("/{n}:/{}/{a}", rec.name)).collect::<Vec<_>>(),
+            "Dns": c.net.dns,
+            "DnsSearch": c.net.dns_search,
+            "ExtraHosts": c.extra_hosts.iter().map(|(n, a)| format!("{n}:{a}")).collect::<Vec<_>>(),
             "RestartPolicy": { "Name": restart_name, "MaximumRetryCount": max_retries },
             "AutoRemove": c.auto_remove,
             "Memory": c.memory.unwrap_or(0),
@@ -152,8 +169,25 @@ pub fn inspect_value(root: &Path, rec: &ContainerRecord) -> Value {
             "PidsLimit": c.pids_limit,
             "ReadonlyRootfs": c.read_only,
             "Init": c.init,
+            "IpcMode": ipc_mode(&c.isolation.ipc),
+            "PidMode": match &c.isolation.pid {
+                PidMode::Private => String::new(),
+                PidMode::Host => "host".into(),
+                PidMode::Container(t) => format!("container:{t}"),
+            },
+            "UTSMode": if c.isolation.uts_host { "host" } else { "" },
+            "Privileged": c.isolation.privileged,
+            "CapAdd": c.isolation.cap_add,
+            "CapDrop": c.isolation.cap_drop,
+            "Devices": c.isolation.devices.iter().map(|d| json!({
+                "PathOnHost": d.host_path, "PathInContainer": d.container_path,
+                "CgroupPermissions": d.access,
+            })).collect::<Vec<_>>(),
+            "CpusetCpus": c.isolation.cpuset_cpus.clone().unwrap_or_default(),
+            "ShmSize": c.isolation.shm_size.unwrap_or(kiln_runtime::isolation::DEFAULT_SHM),
         },
         "Mounts": mounts,
+        "NetworkSettings": super::network::network_settings(root, rec),
     })
 }
 

@@ -98,6 +98,35 @@ pub struct ContainerFlags {
     /// Disable the image's HEALTHCHECK
     #[arg(long)]
     pub no_healthcheck: bool,
+    /// IPC namespace: private, shareable, host or container:<name|id>
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// PID namespace: host or container:<name|id>
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// UTS namespace: host
+    #[arg(long)]
+    pub uts: Option<String>,
+    /// Add a host device: /dev/x[:/dev/y][:rwm]
+    #[arg(long = "device")]
+    pub device: Vec<String>,
+    /// Add a capability (NET_ADMIN, ... or ALL)
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability (CHOWN, ... or ALL)
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Every capability and host device, no seccomp filter, no masked paths
+    #[arg(long)]
+    pub privileged: bool,
+    /// CPUs the container may use (0-2,4)
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Keys that detach from an attached terminal (default ctrl-p,ctrl-q)
+    #[arg(long)]
+    pub detach_keys: Option<String>,
+    #[command(flatten)]
+    pub net: super::network_opts::NetFlags,
 }
 
 fn duration_ns(flag: &str, v: &Option<String>) -> anyhow::Result<u64> {
@@ -130,8 +159,8 @@ pub struct ContainerOpts {
     /// Give the container a pseudo-terminal
     #[arg(short = 't', long)]
     pub tty: bool,
-    /// Network: host (default, as `run`, until bridge networking exists) or none
-    #[arg(long, default_value = "host")]
+    /// Network: bridge (default), host, none, container:<name|id>, or a network's name
+    #[arg(long, default_value = "bridge")]
     pub network: String,
     /// Remove the container when it exits
     #[arg(long)]
@@ -207,12 +236,8 @@ impl ContainerFlags {
         if b.rm && restart != RestartPolicy::No {
             bail!("conflicting options: --restart and --rm");
         }
-        let network_host = match b.network {
-            "none" => false,
-            // No bridge yet (issue 9): like `run`, default/bridge mean the host's network.
-            "host" | "default" | "bridge" => true,
-            other => bail!("--network {other}: only none and host are supported yet"),
-        };
+        let net = self.net.to_config(b.network)?;
+        let network_host = net.mode == kiln_runtime::network::NetMode::Host;
         let mut labels = std::collections::BTreeMap::new();
         for l in &self.label {
             let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
@@ -225,17 +250,14 @@ impl ContainerFlags {
             None => None,
         };
         let memory = self.memory.as_deref().map(parse_memory).transpose()?;
-        let mut tmpfs = self.tmpfs.clone();
-        if let Some(size) = &self.shm_size {
-            let bytes = parse_memory(size).context("--shm-size")?;
-            tmpfs.push(format!("/dev/shm:size={}k", bytes.div_ceil(1024)));
-        }
+        let tmpfs = self.tmpfs.clone();
+        let isolation = self.isolation()?;
         let extra_hosts = self
             .add_host
             .iter()
             .map(|h| {
                 h.split_once(':')
-                    .filter(|(n, a)| !n.is_empty() && !a.is_empty())
+                    .filter(|(n, a)| !n.is_empty() && a.parse::<std::net::IpAddr>().is_ok())
                     .map(|(n, a)| (n.to_string(), a.to_string()))
                     .with_context(|| format!("invalid --add-host {h:?}: use name:address"))
             })
@@ -325,8 +347,41 @@ impl ContainerFlags {
                 init: self.init,
                 read_only: self.read_only,
                 auto_remove: b.rm,
+                net,
+                isolation,
                 ..ContainerConfig::default()
             },
+        })
+    }
+}
+
+impl ContainerFlags {
+    /// `--ipc`, `--pid`, `--uts`, `--device`, `--cap-*`, `--privileged`, `--cpuset-cpus`,
+    /// `--shm-size`.
+    fn isolation(&self) -> anyhow::Result<kiln_runtime::isolation::Isolation> {
+        use kiln_runtime::isolation::{parse_uts, IpcMode, Isolation, PidMode};
+        let devices = self
+            .device
+            .iter()
+            .map(|d| kiln_executor::Device::parse(d).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // Unknown capability names fail now rather than at start.
+        kiln_executor::capabilities_with(&self.cap_add, &self.cap_drop)
+            .map_err(anyhow::Error::msg)?;
+        let shm_size = match &self.shm_size {
+            Some(s) => Some(parse_memory(s).context("--shm-size")?),
+            None => None,
+        };
+        Ok(Isolation {
+            ipc: IpcMode::parse(self.ipc.as_deref().unwrap_or(""))?,
+            pid: PidMode::parse(self.pid.as_deref().unwrap_or(""))?,
+            uts_host: parse_uts(self.uts.as_deref().unwrap_or(""))?,
+            devices,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            privileged: self.privileged,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            shm_size,
         })
     }
 }

@@ -2,7 +2,6 @@
 //! monitor) or with any runtime-only flag (`--name`, `-v`, `--restart`, …; attached: its
 //! output streams here, signals are proxied, kiln exits with its code).
 
-use anyhow::bail;
 use kiln_runtime::logs::LogFilter;
 use kiln_runtime::record::RecordError;
 use kiln_runtime::{lifecycle, sigproxy, LifecycleError};
@@ -17,9 +16,6 @@ pub fn run(
     flags: &ContainerFlags,
     detach: bool,
 ) -> anyhow::Result<i32> {
-    if !detach && basics.interactive {
-        bail!("-i together with runtime options (--name, -v, --restart, ...) is not supported yet: a container's stdin cannot be streamed through its monitor; drop -i or those options");
-    }
     let store = open_store(global)?;
     let mut req = flags.to_request(basics)?;
     // Attached --rm: kiln removes the container after reading its exit code, so the
@@ -39,6 +35,9 @@ pub fn run(
             Err(e) => Ok(start_failed(&store, &rec.id, &e, basics.rm)),
         };
     }
+    if basics.interactive || basics.tty {
+        return interactive(&store, &kiln, &rec.id, basics, flags, remove_after);
+    }
     sigproxy::start(store.root().to_path_buf(), rec.id.clone())?;
     let from = LogFilter {
         since: Some(SystemTime::now()),
@@ -51,6 +50,47 @@ pub fn run(
     let code = lifecycle::wait(&store, &rec.id)?;
     if remove_after {
         lifecycle::remove(&store, &rec.id, true, true)?;
+    }
+    Ok(code)
+}
+
+/// `run -i`/`-t` in the foreground: start, attach through the monitor (replaying what the
+/// container printed before we connected), exit with its code or 0 when detached.
+fn interactive(
+    store: &kiln_cache::Store,
+    kiln: &std::path::Path,
+    id: &str,
+    basics: Basics<'_>,
+    flags: &ContainerFlags,
+    remove_after: bool,
+) -> anyhow::Result<i32> {
+    let since = SystemTime::now();
+    if let Err(e) = lifecycle::start(store, kiln, id) {
+        return Ok(start_failed(store, id, &e, remove_after));
+    }
+    let session = super::attach::Session {
+        stdin: basics.interactive,
+        tty: basics.tty,
+        replay: true,
+        detach_keys: flags.detach_keys.clone(),
+        sig_proxy: true,
+        since,
+    };
+    let Some(code) = session.run(store, id)? else {
+        // Detached: the container runs on; with --rm its monitor removes it when it ends.
+        if remove_after {
+            let mut rec = kiln_runtime::record::get(store.db(), id)?;
+            rec.config.auto_remove = true;
+            kiln_runtime::record::set_config(store.db(), id, &rec.config)?;
+            // It may have ended before the monitor could see the change.
+            if !lifecycle::monitor_alive(&lifecycle::find(store, id)?) {
+                lifecycle::remove(store, id, true, true)?;
+            }
+        }
+        return Ok(0);
+    };
+    if remove_after {
+        lifecycle::remove(store, id, true, true)?;
     }
     Ok(code)
 }

@@ -45,6 +45,14 @@ fn matches(filters: &[(String, String)], e: &Event) -> bool {
                 "container" => {
                     e.actor.id.starts_with(v.as_str()) || e.actor.attributes.get("name") == Some(v)
                 }
+                "image" => {
+                    let name = e.actor.attributes.get("name");
+                    let full = kiln_cache::Reference::parse(v).map(|r| r.to_string()).ok();
+                    e.actor.id.starts_with(v.as_str())
+                        || name == Some(v)
+                        || (full.is_some() && name == full.as_ref())
+                        || e.actor.attributes.get("image") == Some(v)
+                }
                 "label" => match v.split_once('=') {
                     Some((lk, lv)) => e.actor.attributes.get(lk).map(String::as_str) == Some(lv),
                     None => e.actor.attributes.contains_key(v),
@@ -99,8 +107,8 @@ pub fn run(global: &GlobalArgs, args: EventsArgs) -> anyhow::Result<i32> {
         let Some((k, v)) = f.split_once('=') else {
             bail!("invalid filter {f:?}: use key=value");
         };
-        if !["type", "event", "container", "label"].contains(&k) {
-            bail!("invalid filter key {k:?}: supported are type, event, container, label");
+        if !["type", "event", "container", "image", "label"].contains(&k) {
+            bail!("invalid filter key {k:?}: supported are type, event, container, image, label");
         }
         filters.push((k.to_string(), v.to_string()));
     }

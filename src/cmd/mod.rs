@@ -27,6 +27,8 @@ pub mod push;
 pub mod registry_opts;
 
 pub mod build;
+pub mod daemon;
+pub mod du;
 pub mod run;
 
 pub mod attach;
@@ -43,7 +45,10 @@ pub mod exec;
 pub mod export;
 pub mod kill;
 pub mod logs;
+pub mod network;
+pub mod network_opts;
 pub mod pause;
+pub mod port;
 pub mod ps;
 pub mod rename;
 pub mod restart;
@@ -60,6 +65,12 @@ pub mod wait;
 use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    // Through the daemon when one serves this store; in-process (holding the store's
+    // lock) otherwise.
+    let _in_process = match crate::client::route(&cli)? {
+        crate::client::Route::Done(code) => return Ok(code),
+        crate::client::Route::InProcess(lock) => lock,
+    };
     match cli.command {
         Command::Version(args) => version::run(&cli.global, args),
         Command::Lint(args) => lint::run(&cli.global, args),
@@ -78,7 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Push(args) => push::run(&cli.global, args),
         Command::Login(args) => login::run(&cli.global, args),
         Command::Logout(args) => logout::run(&cli.global, args),
-        Command::Build(args) => build::run(&cli.global, args),
+        Command::Build(args) => build::run(&cli.global, *args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Create(args) => create::run(&cli.global, args),
         Command::Start(args) => start::run(&cli.global, args),
@@ -104,5 +115,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Attach(args) => attach::run(&cli.global, args),
         Command::Events(args) => events::run(&cli.global, args),
         Command::Update(args) => update::run(&cli.global, args),
+        Command::Network(args) => network::run(&cli.global, args),
+        Command::Port(args) => port::run(&cli.global, args),
+        Command::Daemon(args) => daemon::run(&cli.global, args),
+        Command::Du(args) => du::run(&cli.global, args),
     }
 }

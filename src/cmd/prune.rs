@@ -65,5 +65,16 @@ pub fn run(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
     let report = store.prune_build_cache(&args.options()?)?;
     print_report(&report);
+    // RUN --mount=type=cache directories are build cache too (as in BuildKit's prune);
+    // those a running build holds stay.
+    let mounts = kiln_solver::local::prune_cache_mounts(store.root()).map_err(|e| {
+        anyhow::anyhow!(
+            "removing cache mounts under {}: {e}",
+            store.root().display()
+        )
+    })?;
+    for m in &mounts {
+        println!("Deleted cache mount: {} ({})", m.id, human_size(m.bytes));
+    }
     Ok(0)
 }

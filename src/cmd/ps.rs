@@ -178,7 +178,7 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<i32> {
                 command(r, args.no_trunc),
                 v["RunningFor"].as_str().unwrap_or_default().to_string(),
                 status(r),
-                String::new(),
+                super::port::ps_ports(store.root(), r),
                 r.name.clone(),
             ]
         })

@@ -1,8 +1,11 @@
 //! `kiln pull [--platform P] REF`: resolve REF on its registry, download what the store lacks
-//! (verified, several layers at once), record the image under REF and unpack its layers.
+//! (verified, several layers at once), record the image under REF and unpack its layers —
+//! each layer as soon as it has arrived, while the others are still downloading.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 
 use anyhow::{bail, Context};
@@ -10,7 +13,7 @@ use clap::Args;
 use kiln_cache::content::BlobWriter;
 use kiln_cache::image::spec::{host_platform, media};
 use kiln_cache::{ImageRecord, Reference, Store};
-use kiln_registry::{Descriptor, Platform, PlatformExt, ReferenceExt, RegistryClient};
+use kiln_registry::{Descriptor, Digest, Platform, PlatformExt, ReferenceExt, RegistryClient};
 
 use super::registry_opts::{runtime, ProgressView, RegistryArgs};
 use super::store_open::open_store;
@@ -39,13 +42,14 @@ pub fn run(global: &GlobalArgs, args: PullArgs) -> anyhow::Result<i32> {
             Platform::parse(&format!("{os}/{arch}"))?
         }
     };
-    let store = open_store(global)?;
+    let store = std::sync::Arc::new(open_store(global)?);
     let view = ProgressView::new(args.quiet, false);
     let client = args.registry.client(&view);
-    let result = runtime()?.block_on(pull(&client, &store, &reference, &platform));
+    let result = runtime()?.block_on(pull_unpacking(&client, &store, &reference, &platform));
     view.finish();
     let (image, fetched) = result?;
-    // Unpack now, as Docker does, so the first run does not pay for it.
+    // Unpack now, as Docker does, so the first run does not pay for it (layers that were
+    // already stored; downloaded ones were unpacked as they arrived).
     store
         .prepare_snapshots(&image)
         .with_context(|| format!("unpacking the layers of {reference}"))?;
@@ -64,12 +68,34 @@ pub fn run(global: &GlobalArgs, args: PullArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// Download the image into the store and record it; `true` when any blob was new.
+/// Download the image into the store and record it; `true` when any blob was new. Layers
+/// are not unpacked (builds unpack lazily, only what a step needs).
 pub async fn pull(
     client: &RegistryClient,
     store: &Store,
     reference: &Reference,
     platform: &Platform,
+) -> anyhow::Result<(ImageRecord, bool)> {
+    fetch(client, store, reference, platform, None).await
+}
+
+/// Like [`pull`], unpacking each downloaded layer into its snapshot as soon as it has
+/// arrived (on the blocking pool, beside the downloads still running).
+pub async fn pull_unpacking(
+    client: &RegistryClient,
+    store: &Arc<Store>,
+    reference: &Reference,
+    platform: &Platform,
+) -> anyhow::Result<(ImageRecord, bool)> {
+    fetch(client, store, reference, platform, Some(store.clone())).await
+}
+
+async fn fetch(
+    client: &RegistryClient,
+    store: &Store,
+    reference: &Reference,
+    platform: &Platform,
+    unpack: Option<Arc<Store>>,
 ) -> anyhow::Result<(ImageRecord, bool)> {
     let resolved = client.resolve(reference, platform).await?;
     let repo = reference.repo();
@@ -83,6 +109,19 @@ pub async fn pull(
         content.ingest(&bytes[..], Some(&manifest.config.digest))?;
         fetched = true;
     }
+    let diff_ids = if unpack.is_some() {
+        store.read_config(&manifest.config.digest)?.rootfs.diff_ids
+    } else {
+        Vec::new()
+    };
+    // Position of each layer blob in the chain (foreign layers included, as in diff_ids).
+    let position: HashMap<Digest, usize> = manifest
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.digest.clone(), i))
+        .collect();
+    let unpacking: Mutex<Vec<tokio::task::JoinHandle<anyhow::Result<()>>>> = Mutex::default();
     let layers: Vec<Descriptor> = manifest
         .layers
         .iter()
@@ -107,14 +146,25 @@ pub async fn pull(
                 std::future::ready(writer)
             },
             |d: &Descriptor, w: AsyncBlobWriter| {
-                std::future::ready(
-                    w.0.commit(Some(&d.digest))
-                        .map(|_| ())
-                        .map_err(std::io::Error::other),
-                )
+                let committed = w.0.commit(Some(&d.digest)).map(|_| ());
+                if let (Ok(()), Some(store), Some(&i)) =
+                    (&committed, &unpack, position.get(&d.digest))
+                {
+                    let task = start_unpack(store.clone(), diff_ids.clone(), i, d.clone());
+                    unpacking
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(task);
+                }
+                std::future::ready(committed.map_err(std::io::Error::other))
             },
         )
         .await?;
+    let tasks = std::mem::take(&mut *unpacking.lock().unwrap_or_else(|p| p.into_inner()));
+    for t in tasks {
+        t.await
+            .map_err(|e| anyhow::anyhow!("unpacking a layer of {reference}: task failed: {e}"))??;
+    }
     let stored = content.put_bytes(&resolved.raw.bytes)?;
     if stored.digest != resolved.raw.digest {
         bail!(
@@ -132,7 +182,27 @@ pub async fn pull(
         None => Vec::new(),
     };
     let image = store.register_image(&stored.digest, &names)?;
+    store.image_event("pull", &reference.to_string(), &reference.to_string());
     Ok((image, fetched))
+}
+
+/// Unpack layer `index` (blob `desc`) of the chain `diff_ids` on the blocking pool.
+fn start_unpack(
+    store: Arc<Store>,
+    diff_ids: Vec<Digest>,
+    index: usize,
+    desc: Descriptor,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    tokio::task::spawn_blocking(move || {
+        let Some(diff) = diff_ids.get(index) else {
+            bail!("layer {} has no diff id in the image config", desc.digest);
+        };
+        store.record_layer_blob(diff, &desc.digest, &desc.media_type)?;
+        store
+            .prepare_layer_snapshot(&diff_ids, index)
+            .with_context(|| format!("unpacking layer {}", desc.digest))?;
+        Ok(())
+    })
 }
 
 /// The store's blob writer is synchronous; its writes go to a 1 MiB buffer and a local

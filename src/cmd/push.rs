@@ -66,6 +66,7 @@ pub fn run(global: &GlobalArgs, args: PushArgs) -> anyhow::Result<i32> {
     });
     view.finish();
     let digest = result?;
+    store.image_event("push", &reference.to_string(), &reference.to_string());
     if args.quiet {
         println!("{digest}");
     } else {

@@ -39,12 +39,14 @@ pub struct RunArgs {
     /// Pass stdin to the container (read to its end before the container starts)
     #[arg(short = 'i', long)]
     pub interactive: bool,
-    /// Accepted for Docker compatibility; output is not given a terminal yet
+    /// Give the container a pseudo-terminal (runs under kiln's runtime: raw mode, window
+    /// size, detach with ctrl-p ctrl-q)
     #[arg(short = 't', long)]
     pub tty: bool,
-    /// Network: host (default: reach what the host reaches) or none
-    #[arg(long, default_value = "host")]
-    pub network: String,
+    /// Network: host (default in the foreground; -d and runtime options default to
+    /// bridge), none, bridge, container:<name|id>, or a network's name
+    #[arg(long)]
+    pub network: Option<String>,
     /// Run in the background under kiln's runtime and print the container id
     #[arg(short = 'd', long)]
     pub detach: bool,
@@ -60,7 +62,15 @@ pub struct RunArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
-    if args.detach || *args.container != super::container_opts::ContainerFlags::default() {
+    // Bridge and user networks, container:<id> and published ports live in the
+    // runtime (a monitor holds the namespace and the port proxy); plain foreground runs
+    // keep the host's network (see `network` below).
+    let runtime_network = !matches!(args.network.as_deref(), None | Some("host" | "none"));
+    if args.detach
+        || args.tty
+        || runtime_network
+        || *args.container != super::container_opts::ContainerFlags::default()
+    {
         let basics = super::container_opts::Basics {
             env: &args.env,
             workdir: args.workdir.as_deref(),
@@ -68,7 +78,7 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
             entrypoint: args.entrypoint.as_deref(),
             interactive: args.interactive,
             tty: args.tty,
-            network: &args.network,
+            network: args.network.as_deref().unwrap_or("bridge"),
             rm: args.rm,
             image: &args.image,
             command: &args.command,
@@ -93,10 +103,10 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
     if argv.is_empty() {
         bail!("no command specified: the image has no Entrypoint or Cmd; give one after the image name");
     }
-    let network = match args.network.as_str() {
-        "host" | "default" | "bridge" => NetworkMode::Host,
-        "none" => NetworkMode::None,
-        other => bail!("--network {other}: only host and none are supported yet"),
+    let network = match args.network.as_deref() {
+        None | Some("host") => NetworkMode::Host,
+        Some("none") => NetworkMode::None,
+        Some(other) => bail!("--network {other}: the foreground path has host and none only"),
     };
     let lower: Vec<_> = store.image_lowerdirs(&image)?.into_iter().rev().collect();
     let id = format!("kiln-run-{}", std::process::id());

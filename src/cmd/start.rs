@@ -1,4 +1,6 @@
-//! `kiln start`: start created or stopped containers (each under its own monitor process).
+//! `kiln start`: start created or stopped containers (each under its own monitor process);
+//! `-a` follows the output and exits with the container's code, `-i` also attaches stdin
+//! (an interactive container is attached through its monitor: terminal, detach keys).
 
 use clap::Args;
 use kiln_runtime::logs::LogFilter;
@@ -12,6 +14,12 @@ pub struct StartArgs {
     /// Attach to the container's output and wait for it to exit
     #[arg(short = 'a', long)]
     pub attach: bool,
+    /// Attach the container's stdin
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Keys that detach from an attached terminal (default ctrl-p,ctrl-q)
+    #[arg(long)]
+    pub detach_keys: Option<String>,
     /// Containers (name, id or id prefix)
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -20,16 +28,32 @@ pub struct StartArgs {
 pub fn run(global: &GlobalArgs, args: StartArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
     let kiln = kiln_binary()?;
-    if args.attach {
+    if args.attach || args.interactive {
         let [one] = args.containers.as_slice() else {
-            anyhow::bail!("start --attach takes exactly one container");
+            anyhow::bail!("start --attach/--interactive takes exactly one container");
         };
         // Output of this run only; signals to kiln go to the container (Docker's sig-proxy).
+        let since = std::time::SystemTime::now();
+        let target = lifecycle::find(&store, one)?;
+        if target.config.tty || target.config.open_stdin {
+            if let Err(e) = lifecycle::start(&store, &kiln, &target.id) {
+                eprintln!("error: {e}");
+                return Ok(e.exit_code());
+            }
+            let session = super::attach::Session {
+                stdin: args.interactive && target.config.open_stdin,
+                tty: target.config.tty,
+                replay: true,
+                detach_keys: args.detach_keys.clone(),
+                sig_proxy: true,
+                since,
+            };
+            return Ok(session.run(&store, &target.id)?.unwrap_or(0));
+        }
         let from = LogFilter {
-            since: Some(std::time::SystemTime::now()),
+            since: Some(since),
             ..Default::default()
         };
-        let target = lifecycle::find(&store, one)?;
         sigproxy::start(store.root().to_path_buf(), target.id.clone())?;
         let rec = match lifecycle::start(&store, &kiln, &target.id) {
             Ok(r) => r,

@@ -21,6 +21,8 @@ pub enum SystemCommand {
     Prune(PruneArgs),
     /// Verify every blob, image and snapshot; --repair removes what is broken or orphaned
     Check(CheckArgs),
+    /// Show the store and, through a daemon, the service's state
+    Info(super::daemon::info::InfoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +89,9 @@ pub fn run(global: &GlobalArgs, args: SystemArgs) -> anyhow::Result<i32> {
             let report = store.prune_system(&a.options()?)?;
             print_report(&report);
             Ok(0)
+        }
+        SystemCommand::Info(a) => {
+            super::daemon::info::print(&super::daemon::info::local(&store)?, false, a.format.as_deref())
         }
         SystemCommand::Check(a) => {
             let rep = store.check(a.repair)?;

@@ -1,6 +1,7 @@
 //! Showing a build's progress: BuildKit's `plain` format, one JSON event per line
 //! (`rawjson`), or the live `tty` view. All read the solver's [`Event`]s.
 
+mod context;
 mod plain;
 mod tty;
 
@@ -56,11 +57,17 @@ pub fn printer(mode: ProgressMode) -> Box<dyn Printer> {
         ProgressMode::Rawjson => Box::new(JsonPrinter {
             out: std::io::stderr(),
         }),
-        ProgressMode::Plain => Box::new(PlainPrinter::new(std::io::stderr())),
-        ProgressMode::Tty => Box::new(TtyPrinter::new(ProgressDrawTarget::stderr())),
+        ProgressMode::Plain => one_context(PlainPrinter::new(std::io::stderr())),
+        ProgressMode::Tty => one_context(TtyPrinter::new(ProgressDrawTarget::stderr())),
         ProgressMode::Auto if std::io::stderr().is_terminal() => {
-            Box::new(TtyPrinter::new(ProgressDrawTarget::stderr()))
+            one_context(TtyPrinter::new(ProgressDrawTarget::stderr()))
         }
-        ProgressMode::Auto => Box::new(PlainPrinter::new(std::io::stderr())),
+        ProgressMode::Auto => one_context(PlainPrinter::new(std::io::stderr())),
     }
+}
+
+/// People see the build context load once per build (`context`); tools reading rawjson
+/// get every source's events.
+fn one_context(p: impl Printer + 'static) -> Box<dyn Printer> {
+    Box::new(context::OneContextStep::new(Box::new(p)))
 }

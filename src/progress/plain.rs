@@ -104,6 +104,11 @@ impl<W: Write + Send> Printer for PlainPrinter<W> {
                 let n = self.number(vertex);
                 let _ = writeln!(self.out, "#{n} waiting for the same step in another build");
             }
+            Event::Explained { vertex, reason } => {
+                let n = self.number(vertex);
+                self.switch_to(vertex);
+                let _ = writeln!(self.out, "#{n} cache miss: {reason}");
+            }
             Event::Log {
                 vertex, data, time, ..
             } => {

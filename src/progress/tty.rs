@@ -70,6 +70,11 @@ impl Printer for TtyPrinter {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 self.bars.insert(vertex.clone(), bar);
             }
+            Event::Explained { vertex, reason } => {
+                if let Some(bar) = self.bars.get(vertex) {
+                    bar.set_message(format!("cache miss: {reason}"));
+                }
+            }
             Event::Log { vertex, data, .. } => {
                 if let (Some(bar), Some(l)) = (self.bars.get(vertex), last_line(data)) {
                     bar.set_message(l);

@@ -142,7 +142,15 @@ impl Store {
             .clone()
             .unwrap_or_else(|| media::OCI_MANIFEST.to_string());
         let md = manifest_digest.to_string();
-        self.db().write(|tx| {
+        // Names that will newly point here get a `tag` event once committed.
+        let retagged: Vec<&Reference> = names
+            .iter()
+            .filter(|n| {
+                self.resolve_image(&n.to_string())
+                    .map_or(true, |r| r.manifest_digest != *manifest_digest)
+            })
+            .collect();
+        let rec = self.db().write(|tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO images (manifest_digest, config_digest, media_type, size, created, added) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![md, m.config.digest.to_string(), media_type, size as i64, created, now()],
@@ -164,7 +172,16 @@ impl Store {
                 set_tag(tx, n, &md)?;
             }
             load_record(tx, &md)?.ok_or_else(|| StoreError::ImageNotFound(md.clone()))
-        })
+        })?;
+        for n in retagged {
+            super::events::record(
+                self.root(),
+                "tag",
+                &rec.config_digest.to_string(),
+                &n.to_string(),
+            );
+        }
+        Ok(rec)
     }
 
     pub fn list_images(&self) -> Result<Vec<ImageRecord>, StoreError> {
@@ -234,12 +251,19 @@ impl Store {
 
     pub fn tag_image(&self, image: &ImageRecord, name: &Reference) -> Result<(), StoreError> {
         let md = image.manifest_digest.to_string();
-        self.db().write(|tx| set_tag(tx, name, &md))
+        self.db().write(|tx| set_tag(tx, name, &md))?;
+        super::events::record(
+            self.root(),
+            "tag",
+            &image.config_digest.to_string(),
+            &name.to_string(),
+        );
+        Ok(())
     }
 
     /// Remove a name; returns the manifest it pointed at.
     pub fn untag(&self, name: &Reference) -> Result<Option<Digest>, StoreError> {
-        self.db().write(|tx| {
+        let target = self.db().write(|tx| {
             let target: Option<String> = tx
                 .query_row(
                     "DELETE FROM tags WHERE name = ?1 RETURNING manifest_digest",
@@ -248,14 +272,24 @@ impl Store {
                 )
                 .optional()
                 .map_err(DbError::from)?;
-            Ok(target.and_then(|t| Digest::parse(&t).ok()))
-        })
+            Ok::<_, StoreError>(target.and_then(|t| Digest::parse(&t).ok()))
+        })?;
+        if let Some(m) = &target {
+            super::events::record(
+                self.root(),
+                "untag",
+                &self.image_id_of(m),
+                &name.to_string(),
+            );
+        }
+        Ok(target)
     }
 
     /// Delete an image record once it has no names left. Its blobs and snapshots become
     /// garbage for the collector (unless another image shares them).
     pub fn delete_image(&self, manifest: &Digest) -> Result<bool, StoreError> {
-        self.db().write(|tx| {
+        let id = self.image_id_of(manifest);
+        let deleted = self.db().write(|tx| {
             let md = manifest.to_string();
             let tags: i64 = tx
                 .query_row(
@@ -274,7 +308,11 @@ impl Store {
                 .execute("DELETE FROM images WHERE manifest_digest = ?1", [&md])
                 .map_err(DbError::from)?;
             Ok(n > 0)
-        })
+        })?;
+        if deleted {
+            super::events::record(self.root(), "delete", &id, &id);
+        }
+        Ok(deleted)
     }
 }
 
@@ -291,7 +329,8 @@ impl Store {
     /// Remove an image and every name pointing at it, in one transaction; returns the names.
     pub fn remove_image_with_tags(&self, manifest: &Digest) -> Result<Vec<Reference>, StoreError> {
         let md = manifest.to_string();
-        self.db().write(|tx| {
+        let id = self.image_id_of(manifest);
+        let names = self.db().write(|tx| {
             let mut st = tx
                 .prepare("DELETE FROM tags WHERE manifest_digest = ?1 RETURNING name")
                 .map_err(DbError::from)?;
@@ -303,10 +342,17 @@ impl Store {
             drop(st);
             tx.execute("DELETE FROM images WHERE manifest_digest = ?1", [&md])
                 .map_err(DbError::from)?;
-            Ok(names
-                .iter()
-                .filter_map(|n| Reference::parse(n).ok())
-                .collect())
-        })
+            Ok::<_, StoreError>(
+                names
+                    .iter()
+                    .filter_map(|n| Reference::parse(n).ok())
+                    .collect::<Vec<_>>(),
+            )
+        })?;
+        for n in &names {
+            super::events::record(self.root(), "untag", &id, &n.to_string());
+        }
+        super::events::record(self.root(), "delete", &id, &id);
+        Ok(names)
     }
 }

@@ -17,9 +17,9 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid};
 use tracing::warn;
 
-use super::read_full;
 pub use super::tarread::clean_name;
 use super::tarread::{read_meta, Meta};
+use super::unpack::read_full;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -41,6 +41,8 @@ pub enum ApplyError {
     Unsupported { name: String, kind: u8 },
     #[error("reading layer tar: {0}")]
     Read(#[source] io::Error),
+    #[error("the thread applying the layer panicked; see the log above")]
+    Panicked,
     #[error("layer entry {name:?}: {op} {path}: {source}")]
     Fs {
         name: String,

@@ -3,7 +3,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use flate2::{Compress, FlushCompress, Status};
+use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Status, Strategy};
 
 use crate::image::spec::media;
 
@@ -68,37 +68,81 @@ pub const GZIP_LEVEL: u32 = 2;
 /// gzip member header: no name, mtime 0, "fastest" flag, OS unknown — fixed bytes.
 pub const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
 
+/// Bytes of a block compressed first to choose how to compress the whole block.
+const PROBE: usize = 64 * 1024;
+
+/// How one block is deflated, chosen from a sample of it. Deterministic: depends only on
+/// the bytes, never on timing or cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    /// Random or already compressed data (tarballs, images, packed binaries): stored
+    /// blocks at memcpy speed instead of a full match search for nothing.
+    Stored,
+    /// Data whose redundancy is in its symbol frequencies, not in repeats (hex and base64
+    /// text, digests): Huffman coding alone gets deflate's ratio at many times its speed.
+    HuffmanOnly,
+    /// Everything else: LZ77 matching and Huffman coding.
+    Full,
+}
+
+fn choose(data: &[u8], level: u32) -> Method {
+    if level == 0 {
+        return Method::Stored;
+    }
+    if data.len() < 2 * PROBE {
+        return Method::Full;
+    }
+    let sample = &data[..PROBE];
+    let size =
+        |strategy| raw_deflate(sample, false, level, strategy).map_or(usize::MAX, |v| v.len());
+    let (full, huffman) = (size(Strategy::Default), size(Strategy::HuffmanOnly));
+    if full.min(huffman) * 100 > PROBE * 97 {
+        Method::Stored
+    } else if huffman * 100 <= full * 110 {
+        // Matching saves under a tenth of what Huffman coding alone gives.
+        Method::HuffmanOnly
+    } else {
+        Method::Full
+    }
+}
+
+/// One raw deflate run over `data`, ending in a sync flush (or the final block).
+fn raw_deflate(data: &[u8], last: bool, level: u32, strategy: Strategy) -> io::Result<Vec<u8>> {
+    let config = DeflateConfig {
+        level: level as i32,
+        method: zlib_rs::Method::Deflated,
+        // Negative: raw deflate, no zlib header (the gzip framing is ours).
+        window_bits: -15,
+        mem_level: 8,
+        strategy,
+    };
+    let mut d = Deflate::new_with_config(config);
+    // Room for the worst case, so one call always finishes the block.
+    let mut out = vec![0u8; zlib_rs::compress_bound(data.len()) + 64];
+    let flush = if last {
+        DeflateFlush::Finish
+    } else {
+        DeflateFlush::SyncFlush
+    };
+    let status = d
+        .compress(data, &mut out, flush)
+        .map_err(|e| io::Error::other(format!("deflate failed: {e:?}")))?;
+    if d.total_in() as usize != data.len() || (last && status != Status::StreamEnd) {
+        return Err(io::Error::other(
+            "deflate did not finish a block with room to spare",
+        ));
+    }
+    out.truncate(d.total_out() as usize);
+    Ok(out)
+}
+
 /// Raw-deflate one block independently. Non-final blocks end with a sync flush (byte-aligned,
 /// not final), so blocks concatenate into one valid deflate stream.
 pub fn deflate_block(data: &[u8], last: bool, level: u32) -> io::Result<Vec<u8>> {
-    let mut c = Compress::new(flate2::Compression::new(level), false);
-    let mut out = Vec::with_capacity(data.len() / 2 + 4096);
-    let flush = if last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
-    };
-    loop {
-        if out.capacity() - out.len() < 4096 {
-            out.reserve(out.capacity().max(64 * 1024));
-        }
-        let consumed = c.total_in() as usize;
-        let before = out.len();
-        let status = c
-            .compress_vec(&data[consumed..], &mut out, flush)
-            .map_err(io::Error::other)?;
-        let all_in = c.total_in() as usize == data.len();
-        match status {
-            Status::StreamEnd => return Ok(out),
-            // Room left over after the call means the flush completed.
-            Status::Ok | Status::BufError if !last && all_in && out.len() < out.capacity() => {
-                return Ok(out)
-            }
-            Status::BufError if out.len() == before && all_in && out.len() < out.capacity() => {
-                return Err(io::Error::other("deflate made no progress"));
-            }
-            _ => {}
-        }
+    match choose(data, level) {
+        Method::Stored => raw_deflate(data, last, 0, Strategy::Default),
+        Method::HuffmanOnly => raw_deflate(data, last, level, Strategy::HuffmanOnly),
+        Method::Full => raw_deflate(data, last, level, Strategy::Default),
     }
 }
 
@@ -130,6 +174,56 @@ mod tests {
         std::io::Write::write_all(child.stdin.as_mut().unwrap(), &gz).unwrap();
         drop(child.stdin.take());
         assert!(child.wait().unwrap().success());
+    }
+
+    #[test]
+    fn each_block_gets_the_method_its_sample_calls_for() {
+        // xorshift bytes: deflate finds nothing in them.
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let random: Vec<u8> = (0..GZIP_BLOCK)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let text = b"a line of build output that repeats\n".repeat(GZIP_BLOCK / 36);
+        assert_eq!(choose(&random, GZIP_LEVEL), Method::Stored);
+        assert_eq!(choose(&text, GZIP_LEVEL), Method::Full);
+        // Hex digits: 4 bits of entropy per byte, no repeats to find.
+        let hex: Vec<u8> = random
+            .iter()
+            .map(|b| b"0123456789abcdef"[(b & 15) as usize])
+            .collect();
+        assert_eq!(choose(&hex, GZIP_LEVEL), Method::HuffmanOnly);
+        let packed_hex = deflate_block(&hex, false, GZIP_LEVEL).unwrap();
+        assert!(
+            packed_hex.len() < hex.len() * 53 / 100,
+            "{}",
+            packed_hex.len()
+        );
+        let stored = deflate_block(&random, false, GZIP_LEVEL).unwrap();
+        // Stored blocks: the data plus 5 bytes per 64 KiB block and the sync marker.
+        assert!(
+            stored.len() < random.len() + random.len() / 1000,
+            "{}",
+            stored.len()
+        );
+        let packed = deflate_block(&text, true, GZIP_LEVEL).unwrap();
+        assert!(packed.len() < text.len() / 20, "{}", packed.len());
+        let mut data = random.clone();
+        data.extend_from_slice(&hex);
+        data.extend_from_slice(&text);
+        let mut gz = GZIP_HEADER.to_vec();
+        gz.extend(stored);
+        gz.extend(packed_hex);
+        gz.extend(packed);
+        gz.extend(crc32fast::hash(&data).to_le_bytes());
+        gz.extend((data.len() as u32).to_le_bytes());
+        let mut back = Vec::new();
+        decompress(&gz[..]).unwrap().read_to_end(&mut back).unwrap();
+        assert!(back == data, "round trip differs");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod entry;
 pub mod tarread;
 pub mod tarwrite;
+mod unpack;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -23,6 +24,9 @@ pub use compress::Compression;
 pub use diff::DiffError;
 pub use entry::{Entry, EntryKind};
 pub use tarwrite::{TarOptions, TarWriteError};
+pub use unpack::apply_layer_blob;
+
+use unpack::ChannelReader;
 
 use crate::content::{ContentError, ContentStore};
 use crate::digest::Digest;
@@ -71,9 +75,25 @@ const CHUNK: usize = compress::GZIP_BLOCK;
 struct ChunkWriter {
     buf: Vec<u8>,
     tx: SyncSender<Vec<u8>>,
+    /// A second consumer of the uncompressed stream (see [`write_layer_and_apply`]);
+    /// dropped when it stops early, which never fails the layer.
+    tee: Option<SyncSender<io::Result<Vec<u8>>>>,
     sha: Sha256,
     crc: crc32fast::Hasher,
     len: u64,
+}
+
+impl ChunkWriter {
+    fn send(&mut self, chunk: Vec<u8>) -> io::Result<()> {
+        if let Some(t) = &self.tee {
+            if t.send(Ok(chunk.clone())).is_err() {
+                self.tee = None;
+            }
+        }
+        self.tx
+            .send(chunk)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "layer compressor stopped"))
+    }
 }
 
 impl Write for ChunkWriter {
@@ -88,9 +108,7 @@ impl Write for ChunkWriter {
             data = &data[take..];
             if self.buf.len() == CHUNK {
                 let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-                self.tx.send(full).map_err(|_| {
-                    io::Error::new(io::ErrorKind::BrokenPipe, "layer compressor stopped")
-                })?;
+                self.send(full)?;
             }
         }
         Ok(n)
@@ -118,6 +136,52 @@ where
     F: FnOnce(&mut dyn Write) -> Result<(), E> + Send,
     E: Into<LayerError> + Send,
 {
+    write_layer_teed(store, compression, produce, None)
+}
+
+/// [`write_layer`], and the same tar stream applied onto `dest` at the same time: for a
+/// layer whose files a later step needs, unpacking overlaps compression instead of
+/// following it. The layer is committed even when applying fails; the second result says
+/// whether `dest` holds the layer.
+pub fn write_layer_and_apply(
+    store: &ContentStore,
+    entries: &[Entry],
+    tar_opts: TarOptions,
+    compression: Compression,
+    dest: &Path,
+    opts: ApplyOptions,
+) -> Result<(LayerBlob, Result<(), ApplyError>), LayerError> {
+    let (tee_tx, tee_rx) = mpsc::sync_channel(4);
+    std::thread::scope(|s| {
+        let applier = s.spawn(move || {
+            let reader = ChannelReader {
+                rx: tee_rx,
+                cur: Vec::new(),
+                pos: 0,
+            };
+            apply::apply_tar(reader, dest, opts).map(drop)
+        });
+        let blob = write_layer_teed(
+            store,
+            compression,
+            |w| tarwrite::write_tar(w, entries, &tar_opts),
+            Some(tee_tx),
+        );
+        let applied = applier.join().unwrap_or(Err(ApplyError::Panicked));
+        Ok((blob?, applied))
+    })
+}
+
+fn write_layer_teed<F, E>(
+    store: &ContentStore,
+    compression: Compression,
+    produce: F,
+    tee: Option<SyncSender<io::Result<Vec<u8>>>>,
+) -> Result<LayerBlob, LayerError>
+where
+    F: FnOnce(&mut dyn Write) -> Result<(), E> + Send,
+    E: Into<LayerError> + Send,
+{
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -126,11 +190,11 @@ where
     let mut blob = store.writer()?;
     std::thread::scope(|s| {
         let producer = s.spawn(move || -> Result<Produced, LayerError> {
-            let mut w = ChunkWriter { buf: Vec::with_capacity(CHUNK), tx, sha: Sha256::new(), crc: crc32fast::Hasher::new(), len: 0 };
+            let mut w = ChunkWriter { buf: Vec::with_capacity(CHUNK), tx, tee, sha: Sha256::new(), crc: crc32fast::Hasher::new(), len: 0 };
             produce(&mut w).map_err(Into::into)?;
             let rest = std::mem::take(&mut w.buf);
             if !rest.is_empty() {
-                w.tx.send(rest).map_err(|_| LayerError::Thread("layer compressor stopped".into()))?;
+                w.send(rest).map_err(|_| LayerError::Thread("layer compressor stopped".into()))?;
             }
             Ok(Produced { diff_id: Digest::from_sha256(w.sha.finalize().into()), crc: w.crc.finalize(), len: w.len })
         });
@@ -251,151 +315,4 @@ pub fn write_layer(
     write_layer_with(store, compression, |w| {
         tarwrite::write_tar(w, entries, &tar_opts)
     })
-}
-
-/// Reads chunks produced by another thread (see `apply_layer_blob`).
-struct ChannelReader {
-    rx: Receiver<io::Result<Vec<u8>>>,
-    cur: Vec<u8>,
-    pos: usize,
-}
-
-impl io::Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.cur.len() {
-            match self.rx.recv() {
-                Ok(chunk) => {
-                    self.cur = chunk?;
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.cur.len() - self.pos);
-        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-/// Reads until `buf` is full or the stream ends and returns how much it read: sources hand
-/// out small pieces (inflate, tar entries), and the next stage works best on full buffers.
-fn read_full(r: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
-/// Decompress on a helper thread, handing 1 MiB chunks on.
-fn decompress_ahead(f: std::fs::File, tx: SyncSender<io::Result<Vec<u8>>>) {
-    let mut r = match compress::decompress(f) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = tx.send(Err(e));
-            return;
-        }
-    };
-    loop {
-        let mut buf = vec![0u8; CHUNK];
-        let n = match read_full(&mut r, &mut buf) {
-            Ok(n) => n,
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return;
-            }
-        };
-        buf.truncate(n);
-        if n == 0 || tx.send(Ok(buf)).is_err() {
-            return;
-        }
-    }
-}
-
-/// Hash the decompressed stream on its own thread (hashing beside inflate would slow the
-/// bottleneck) and pass chunks to the applier; keep hashing after the applier stops, since
-/// the diff id covers the bytes after the tar end marker too.
-fn hash_ahead(
-    rx: Receiver<io::Result<Vec<u8>>>,
-    tx: SyncSender<io::Result<Vec<u8>>>,
-) -> io::Result<Digest> {
-    let mut sha = Sha256::new();
-    let mut forward = Some(tx);
-    for chunk in rx {
-        match chunk {
-            Ok(c) => {
-                sha.update(&c);
-                if forward.as_ref().is_some_and(|t| t.send(Ok(c)).is_err()) {
-                    forward = None;
-                }
-            }
-            Err(e) => {
-                if let Some(t) = &forward {
-                    let _ = t.send(Err(io::Error::new(e.kind(), e.to_string())));
-                }
-                return Err(e);
-            }
-        }
-    }
-    Ok(Digest::from_sha256(sha.finalize().into()))
-}
-
-/// Apply the layer blob `blob` onto `dest`, checking its uncompressed digest against `diff_id`.
-/// Decompression and hashing run on helper threads so applying overlaps with them.
-pub fn apply_layer_blob(
-    store: &ContentStore,
-    blob: &Digest,
-    diff_id: Option<&Digest>,
-    dest: &Path,
-    opts: ApplyOptions,
-) -> Result<(), LayerError> {
-    let rerr = |source| LayerError::Read {
-        blob: blob.clone(),
-        source,
-    };
-    let f = store.open_blob(blob)?;
-    let (raw_tx, raw_rx) = mpsc::sync_channel(4);
-    let (tx, rx) = mpsc::sync_channel(4);
-    let (applied, actual) = std::thread::scope(|s| {
-        s.spawn(move || decompress_ahead(f, raw_tx));
-        let h = s.spawn(move || hash_ahead(raw_rx, tx));
-        // Dropping the archive (and its receiver) unblocks the helper if apply stopped early.
-        let applied = apply::apply_tar(
-            ChannelReader {
-                rx,
-                cur: Vec::new(),
-                pos: 0,
-            },
-            dest,
-            opts,
-        )
-        .map(drop);
-        let actual = h
-            .join()
-            .map_err(|_| LayerError::Thread("layer decompressor panicked".into()));
-        (applied, actual)
-    });
-    let actual = actual?.map_err(rerr);
-    // A read error surfaces in both; report the apply error first only if reading was fine.
-    let actual = match (applied, actual) {
-        (Err(e), Ok(_)) => return Err(e.into()),
-        (_, Err(e)) => return Err(e),
-        (Ok(()), Ok(d)) => d,
-    };
-    if let Some(expected) = diff_id {
-        if &actual != expected {
-            return Err(LayerError::DiffIdMismatch {
-                blob: blob.clone(),
-                expected: expected.clone(),
-                actual,
-            });
-        }
-    }
-    Ok(())
 }

@@ -3,6 +3,8 @@
 //! cgroup is `kiln-<id>` directly below the caller's own cgroup in each hierarchy, and is
 //! removed (after killing anything left in it) when the container is done.
 
+mod cpuset;
+mod devices;
 mod discover;
 mod oom;
 
@@ -83,10 +85,26 @@ fn read(path: &Path) -> Result<String, CgroupError> {
 }
 
 impl Cgroups {
-    /// Creates the container's cgroups and applies `limits`.
+    /// Creates the container's cgroups and applies `limits` (Docker's default device rules).
     pub fn create(id: &str, limits: &Limits) -> Result<Cgroups, CgroupError> {
+        Self::create_with(id, limits, &devices::rules(&[], false)?)
+    }
+
+    /// Creates the cgroups for `spec`: its limits and its device rules (`--device`,
+    /// privileged).
+    pub fn create_for(spec: &crate::spec::ContainerSpec) -> Result<Cgroups, CgroupError> {
+        let rules = devices::rules(&spec.devices, spec.privileged)?;
+        Self::create_with(&spec.id, &spec.limits, &rules)
+    }
+
+    fn create_with(
+        id: &str,
+        limits: &Limits,
+        device_rules: &Option<Vec<String>>,
+    ) -> Result<Cgroups, CgroupError> {
         let name = format!("kiln-{id}");
         if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            // v2 device rules need an eBPF program; not implemented (see README).
             return Self::create_v2(&name, limits);
         }
         let mut cg = Cgroups {
@@ -130,6 +148,31 @@ impl Cgroups {
                 }
             }
         }
+        // Optional hierarchies: devices where mounted, cpuset only when asked for.
+        let mut optional: Vec<&str> = vec!["devices"];
+        if limits.cpuset_cpus.is_some() {
+            optional.push("cpuset");
+        }
+        for controller in optional {
+            let parent = match own_cgroup_dir(Some(controller)) {
+                Ok(p) => p,
+                Err(e) if controller == "devices" => {
+                    tracing::debug!("no device cgroup: {e}");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let dir = parent.join(&name);
+            std::fs::create_dir(&dir).map_err(|source| CgroupError::Create {
+                path: dir.clone(),
+                source,
+            })?;
+            cg.dirs.push(dir.clone());
+            match (controller, &limits.cpuset_cpus) {
+                ("cpuset", Some(cpus)) => cpuset::apply_v1(&dir, cpus)?,
+                _ => devices::apply_v1(&dir, device_rules)?,
+            }
+        }
         Ok(cg)
     }
 
@@ -139,7 +182,11 @@ impl Cgroups {
         // Controllers must be enabled for children of our cgroup; already-enabled is fine.
         let control = parent.join("cgroup.subtree_control");
         let enabled = read(&control)?;
-        for c in ["memory", "cpu", "pids"] {
+        let mut wanted = vec!["memory", "cpu", "pids"];
+        if limits.cpuset_cpus.is_some() {
+            wanted.push("cpuset");
+        }
+        for c in wanted {
             if !enabled.split_whitespace().any(|e| e == c) {
                 write(&control, &format!("+{c}"))?;
             }
@@ -174,6 +221,9 @@ impl Cgroups {
         }
         if let Some(max) = limits.pids {
             write(&dir.join("pids.max"), &max.to_string())?;
+        }
+        if let Some(cpus) = &limits.cpuset_cpus {
+            cpuset::write_cpus(&dir, cpus)?;
         }
         Ok(cg)
     }

@@ -39,7 +39,10 @@ fn try_init(
     // Device nodes and directories get exactly the modes asked for.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let created = rootfs::setup(cfg)?;
-    nix::unistd::sethostname(cfg.spec.effective_hostname()).ctx(|| "sethostname".into())?;
+    // Only in a UTS namespace of our own: in the host's this would rename the host.
+    if cfg.spec.namespaces.uts == crate::spec::NamespaceMode::Private {
+        nix::unistd::sethostname(cfg.spec.effective_hostname()).ctx(|| "sethostname".into())?;
+    }
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     exec::exec_process(cfg, ctl, created)
 }

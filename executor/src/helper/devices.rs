@@ -3,6 +3,7 @@
 
 use super::mounts::Created;
 use super::{Context, SetupError};
+use crate::spec::ContainerSpec;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use std::os::unix::fs::symlink;
@@ -28,7 +29,14 @@ const LINKS: &[(&str, &str)] = &[
 ];
 
 /// Builds `/dev` under `root` (before pivot_root). With a tty, `/dev/console` is the pty.
-pub(super) fn setup(root: &Path, tty: bool, created: &mut Created) -> Result<(), SetupError> {
+/// A shared `/dev/shm` (joined or host IPC) is bound instead of a fresh tmpfs; host
+/// devices (`--device`, all of them when privileged) come last.
+pub(super) fn setup(
+    root: &Path,
+    spec: &ContainerSpec,
+    created: &mut Created,
+) -> Result<(), SetupError> {
+    let tty = spec.process.tty;
     let dev = created.ensure_dir(root, Path::new("dev"))?;
     mount(
         Some("tmpfs"),
@@ -48,6 +56,10 @@ pub(super) fn setup(root: &Path, tty: bool, created: &mut Created) -> Result<(),
         )
         .ctx(|| format!("mknod /dev/{name}"))?;
     }
+    let shm_data = format!(
+        "mode=1777,size={}",
+        spec.shm_size.unwrap_or(64 << 20).max(4096)
+    );
     for (dir, fstype, flags, data) in [
         (
             "pts",
@@ -59,7 +71,7 @@ pub(super) fn setup(root: &Path, tty: bool, created: &mut Created) -> Result<(),
             "shm",
             "tmpfs",
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            "mode=1777,size=65536k",
+            shm_data.as_str(),
         ),
         (
             "mqueue",
@@ -70,6 +82,10 @@ pub(super) fn setup(root: &Path, tty: bool, created: &mut Created) -> Result<(),
     ] {
         let target = dev.join(dir);
         std::fs::create_dir(&target).ctx(|| format!("mkdir /dev/{dir}"))?;
+        if let (Some(source), "shm") = (&spec.shm_source, dir) {
+            super::mounts::bind(source, &target, false)?;
+            continue;
+        }
         let data = (!data.is_empty()).then_some(data);
         mount(Some(fstype), &target, Some(fstype), flags, data)
             .ctx(|| format!("mounting {fstype} on /dev/{dir}"))?;
@@ -89,6 +105,12 @@ pub(super) fn setup(root: &Path, tty: bool, created: &mut Created) -> Result<(),
         let slave =
             std::fs::read_link("/proc/self/fd/0").ctx(|| "reading the pty path of fd 0".into())?;
         super::mounts::bind(&slave, &console, false)?;
+    }
+    if spec.privileged {
+        super::hostdev::add_all(&dev)?;
+    }
+    for d in &spec.devices {
+        super::hostdev::add(root, d, created)?;
     }
     Ok(())
 }

@@ -61,10 +61,11 @@ pub(super) fn exec_process(
     }
     // Loaded while CAP_SYS_ADMIN is still held, so no_new_privs is not required for it; the
     // profile allows every call made below.
-    if spec.seccomp == SeccompMode::Default {
+    // Privileged containers run unfiltered, as Docker's.
+    if spec.seccomp == SeccompMode::Default && !spec.privileged {
         crate::seccomp::load_default()?;
     }
-    drop_privileges(&user)?;
+    drop_privileges(&user, &kept_caps(spec)?)?;
     if spec.init {
         super::init::become_init(ctl)?;
     }
@@ -136,9 +137,20 @@ fn apply_rlimits(limits: &[crate::spec::Rlimit]) -> Result<(), SetupError> {
     Ok(())
 }
 
-fn default_caps() -> Result<CapsHashSet, SetupError> {
-    DEFAULT_CAPABILITIES
-        .iter()
+/// The capabilities the process keeps: all when privileged, the spec's list, or Docker's
+/// default set.
+fn kept_caps(spec: &crate::spec::ContainerSpec) -> Result<CapsHashSet, SetupError> {
+    if spec.privileged {
+        // Everything this process holds (all a root kiln may give).
+        return caps::read(None, CapSet::Permitted)
+            .map_err(caps_err("reading the permitted capabilities"));
+    }
+    let names: Vec<&str> = match &spec.capabilities {
+        Some(list) => list.iter().map(String::as_str).collect(),
+        None => DEFAULT_CAPABILITIES.to_vec(),
+    };
+    names
+        .into_iter()
         .map(|name| {
             Capability::from_str(name)
                 .map_err(|e| SetupError::Invalid(format!("capability {name}: {e}")))
@@ -152,8 +164,8 @@ fn caps_err(what: &'static str) -> impl FnOnce(caps::errors::CapsError) -> Setup
 
 /// Bounding set first (needs CAP_SETPCAP), then the ids (keeping capabilities across
 /// setuid), then the permitted/effective sets; inheritable and ambient end up empty.
-fn drop_privileges(user: &ResolvedUser) -> Result<(), SetupError> {
-    let keep = default_caps()?;
+fn drop_privileges(user: &ResolvedUser, keep: &CapsHashSet) -> Result<(), SetupError> {
+    let keep = keep.clone();
     for cap in caps::all() {
         if !keep.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap)

@@ -13,8 +13,10 @@
 mod container;
 mod devices;
 mod exec;
+mod hostdev;
 mod init;
 mod mounts;
+mod namespaces;
 mod rootfs;
 
 use crate::protocol::{self, FromHelper, HelperConfig, SetupFailure, ToHelper};
@@ -172,9 +174,17 @@ fn unshare_namespaces(cfg: &HelperConfig) -> Result<(), SetupError> {
     // caller's and is not dragged into the container's root by its pivot_root (which
     // moves every process of the namespace rooted at the old root). That keeps the host's
     // paths usable for `orphan_cleanup`.
-    let mut flags = CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWPID;
-    if cfg.spec.network == NetworkMode::None {
-        flags |= CloneFlags::CLONE_NEWNET;
+    // uts/ipc/pid: new ones, the host's, or joined (`--ipc container:…`).
+    let mut flags = namespaces::enter(&cfg.spec)?;
+    match &cfg.spec.network {
+        NetworkMode::None => flags |= CloneFlags::CLONE_NEWNET,
+        NetworkMode::Join(path) => {
+            let ns = std::fs::File::open(path)
+                .ctx(|| format!("opening the network namespace {}", path.display()))?;
+            nix::sched::setns(ns, CloneFlags::CLONE_NEWNET)
+                .ctx(|| format!("joining the network namespace {}", path.display()))?;
+        }
+        NetworkMode::Host => {}
     }
     // The cgroup namespace is unshared by the init after it joined its cgroups.
     unshare(flags).ctx(|| format!("unshare({flags:?})"))

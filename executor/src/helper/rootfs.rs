@@ -36,16 +36,21 @@ pub(super) fn setup(cfg: &HelperConfig) -> Result<Vec<String>, SetupError> {
         None::<&str>,
     )
     .ctx(|| "mounting /proc".into())?;
-    devices::setup(root, cfg.spec.process.tty, &mut created)?;
+    devices::setup(root, &cfg.spec, &mut created)?;
     let sys_dir = created.ensure_dir(root, &mounts::resolve_dest(root, "/sys")?)?;
+    let mut sys_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    // A privileged container may write /sys, as Docker's.
+    if !cfg.spec.privileged {
+        sys_flags |= MsFlags::MS_RDONLY;
+    }
     mount(
         Some("sysfs"),
         &sys_dir,
         Some("sysfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
+        sys_flags,
         None::<&str>,
     )
-    .ctx(|| "mounting /sys read-only".into())?;
+    .ctx(|| "mounting /sys".into())?;
 
     for (dest, source) in &cfg.etc_files {
         let m = Mount {
@@ -62,7 +67,9 @@ pub(super) fn setup(cfg: &HelperConfig) -> Result<Vec<String>, SetupError> {
     }
 
     pivot(root)?;
-    mask_paths()?;
+    if !cfg.spec.privileged {
+        mask_paths()?;
+    }
     if cfg.spec.readonly_rootfs {
         mounts::remount_readonly(Path::new("/"))?;
     }

@@ -25,12 +25,14 @@ pub(super) fn run(cfg: &ExecConfig) -> Result<i32, ExecIntoError> {
     if cfg.args.is_empty() {
         return Err(ExecIntoError::Invalid("no command given".into()));
     }
-    if procs::inner_pid(cfg.pid) != Some(1) {
+    if !procs::is_container_process(cfg.pid) {
         return Err(ExecIntoError::Invalid(format!(
             "process {} is not a running container's init",
             cfg.pid
         )));
     }
+    // Read in the host's /proc, before joining the container's mount namespace.
+    let security = crate::exec::container_security(cfg.pid);
     let mut fds: Vec<(OwnedFd, CloneFlags, &str)> = Vec::new();
     for (name, flag) in NAMESPACES {
         let path = format!("/proc/{}/ns/{name}", cfg.pid);
@@ -77,7 +79,7 @@ pub(super) fn run(cfg: &ExecConfig) -> Result<i32, ExecIntoError> {
                 }
             }
             drop(pty);
-            let err = become_process(cfg);
+            let err = become_process(cfg, security);
             eprintln!("kiln exec: {}", err.1);
             std::process::exit(err.0);
         }
@@ -116,7 +118,10 @@ fn attach_tty(slave: i32) -> Result<(), ExecIntoError> {
 
 /// In the container: user, cwd, environment, seccomp, capabilities, exec. Returns only on
 /// failure, with Docker's exit code for it.
-fn become_process(cfg: &ExecConfig) -> (i32, String) {
+fn become_process(
+    cfg: &ExecConfig,
+    (filtered, keep): (bool, Option<caps::CapsHashSet>),
+) -> (i32, String) {
     let user = match kiln_executor::user::resolve(
         cfg.user.as_deref().unwrap_or(""),
         std::fs::read_to_string("/etc/passwd").ok().as_deref(),
@@ -159,21 +164,30 @@ fn become_process(cfg: &ExecConfig) -> (i32, String) {
             format!("close_range: {}", std::io::Error::last_os_error()),
         );
     }
-    if let Err(e) = kiln_executor::seccomp::load_default() {
-        return (125, format!("seccomp: {e}"));
+    // The container's own settings (`--privileged`, `--cap-add`, ...), read off its init:
+    // no filter when it has none, and its bounding set as the capabilities to keep.
+    if filtered {
+        if let Err(e) = kiln_executor::seccomp::load_default() {
+            return (125, format!("seccomp: {e}"));
+        }
     }
-    if let Err(e) = drop_privileges(&user) {
+    if let Err(e) = drop_privileges(&user, keep) {
         return (125, e);
     }
     exec(&cfg.args, &env)
 }
 
-fn drop_privileges(user: &kiln_executor::user::ResolvedUser) -> Result<(), String> {
+fn drop_privileges(
+    user: &kiln_executor::user::ResolvedUser,
+    container_caps: Option<caps::CapsHashSet>,
+) -> Result<(), String> {
     use caps::{CapSet, Capability, CapsHashSet};
-    let keep: CapsHashSet = DEFAULT_CAPABILITIES
-        .iter()
-        .filter_map(|n| Capability::from_str(n).ok())
-        .collect();
+    let keep: CapsHashSet = container_caps.unwrap_or_else(|| {
+        DEFAULT_CAPABILITIES
+            .iter()
+            .filter_map(|n| Capability::from_str(n).ok())
+            .collect()
+    });
     for cap in caps::all() {
         if !keep.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap).map_err(|e| format!("bounding set: {e}"))?;

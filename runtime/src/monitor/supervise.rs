@@ -23,6 +23,7 @@ pub(super) async fn run_once(
     db: &kiln_cache::Db,
     paths: &ContainerPaths,
     id: &str,
+    hub: Option<&crate::attach::server::Hub>,
 ) -> Result<kiln_executor::RunOutcome, kiln_executor::ExecError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<OutputLine>();
     let mut log = match LogWriter::open(&paths.log()) {
@@ -34,6 +35,9 @@ pub(super) async fn run_once(
     };
     let writer = async move {
         while let Some(line) = rx.recv().await {
+            if let Some(h) = hub {
+                h.publish(&line);
+            }
             if let Some(w) = log.as_mut() {
                 if let Err(e) = w.write(&LogEntry::from_output(&line)) {
                     tracing::error!("{e}");
@@ -43,7 +47,8 @@ pub(super) async fn run_once(
     };
     let opts = RunOptions {
         output: Some(tx),
-        stdin: Stdin::Null,
+        // Interactive containers get their input (and terminal size) from attach clients.
+        stdin: hub.map_or(Stdin::Null, |h| h.begin_run()),
     };
     let me = std::process::id() as i32;
     // containers/<id>/ sits two levels below the store root.

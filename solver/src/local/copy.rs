@@ -1,16 +1,11 @@
 //! COPY/ADD of files from a source tree (the build context or another state's merged view)
 //! into a destination root, with Docker's rules: wildcards, a directory's contents rather
 //! than the directory, destination directory vs file, `--chown`, `--chmod`, `--parents`,
-//! `--exclude`, and `.dockerignore`d context files never copied.
+//! `--exclude`, and `.dockerignore`d context files never copied. The rules are written once
+//! against [`Dest`]; `copy_dir` writes files into a directory, `copy_layer` plans the
+//! entries of a layer that is streamed into its blob without touching the disk.
 
-use std::fs;
-use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-
-use nix::fcntl::AtFlags;
-use nix::sys::stat::{utimensat, UtimensatFlags};
-use nix::sys::time::TimeSpec;
-use nix::unistd::{fchownat, Gid, Uid};
 
 use kiln_executor::securejoin::resolve_in_root;
 use kiln_frontend::graph::Copy;
@@ -40,6 +35,11 @@ pub enum CopyError {
         #[source]
         source: nix::Error,
     },
+    /// The layer planner cannot express this copy (it would replace a directory, follow a
+    /// symlink the same step wrote, unpack an archive); the caller copies through an
+    /// overlay directory instead. Never shown to users.
+    #[error("this copy needs a directory to write into: {0}")]
+    NeedsTree(String),
 }
 
 pub(crate) fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CopyError {
@@ -50,8 +50,11 @@ pub(crate) fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error)
 /// Where a copy reads from.
 pub struct CopySource<'a> {
     pub root: &'a Path,
-    /// `.dockerignore` (for the context) and `--exclude` patterns.
+    /// `.dockerignore` (for the context): patterns relative to the source root.
     pub excludes: Matcher,
+    /// `COPY --exclude`: patterns relative to each source path (a matched file or
+    /// directory is also tested by its own name), as BuildKit applies them.
+    pub exclude: Matcher,
     /// Context files belong to root in the image; files of another stage keep their owner.
     pub from_context: bool,
 }
@@ -73,6 +76,16 @@ fn depth(rel: &str) -> usize {
 
 fn basename(rel: &str) -> &str {
     rel.rsplit('/').next().unwrap_or(rel)
+}
+
+/// `rel` below the `--parents` pivot directory (`rel` itself without a pivot).
+fn strip_pivot<'r>(rel: &'r str, pivot: &str) -> &'r str {
+    if pivot.is_empty() || pivot == "." {
+        return rel;
+    }
+    rel.strip_prefix(pivot)
+        .and_then(|r| r.strip_prefix('/'))
+        .unwrap_or(rel)
 }
 
 /// One matched source path and the entries below it (itself first).
@@ -104,7 +117,12 @@ fn matches(c: &Copy, src: &CopySource) -> Result<Vec<Match>, CopyError> {
             match out.last_mut() {
                 Some(m) if m.root_rel == top => m.entries.push(e),
                 _ => out.push(Match {
-                    name: basename(&top).to_string(),
+                    // --parents keeps the path below the pivot (all of it without one).
+                    name: if c.parents {
+                        strip_pivot(&top, &pivot).to_string()
+                    } else {
+                        basename(&top).to_string()
+                    },
                     root_rel: top,
                     entries: vec![e],
                 }),
@@ -142,9 +160,7 @@ fn matches(c: &Copy, src: &CopySource) -> Result<Vec<Match>, CopyError> {
         });
     }
     let name = if c.parents {
-        rel.strip_prefix(&format!("{pivot}/"))
-            .unwrap_or(&rel)
-            .to_string()
+        strip_pivot(&rel, &pivot).to_string()
     } else {
         basename(&rel).to_string()
     };
@@ -155,18 +171,88 @@ fn matches(c: &Copy, src: &CopySource) -> Result<Vec<Match>, CopyError> {
     }])
 }
 
-/// Run one copy action into `dest_root`.
+/// Remove what `COPY --exclude` names: a whole match by its own name, entries below a
+/// match by their path relative to it (an excluded directory takes its contents along).
+fn drop_excluded(found: Vec<Match>, ex: &Matcher) -> Vec<Match> {
+    found
+        .into_iter()
+        .filter(|m| m.root_rel.is_empty() || !ex.excludes(basename(&m.root_rel)))
+        .map(|mut m| {
+            let skip = if m.root_rel.is_empty() {
+                0
+            } else {
+                m.root_rel.len() + 1
+            };
+            m.entries.retain(|e| {
+                let Some(rel) = e.path.get(skip..).filter(|r| !r.is_empty()) else {
+                    return true; // the match itself
+                };
+                let mut prefix = String::new();
+                !rel.split('/').any(|part| {
+                    if !prefix.is_empty() {
+                        prefix.push('/');
+                    }
+                    prefix.push_str(part);
+                    ex.excludes(&prefix)
+                })
+            });
+            m
+        })
+        .collect()
+}
+
+/// Where a copy writes: paths are relative to the destination root, already resolved.
+pub trait Dest {
+    /// A new copy action starts: files are hardlinked to earlier copies of the same inode
+    /// only within one action (BuildKit tracks links per copy, too).
+    fn begin_action(&mut self);
+    /// `path` (absolute in the image) relative to the root, following the root's symlinks
+    /// without leaving it; missing components stay as they are.
+    fn resolve(&self, path: &str) -> Result<PathBuf, CopyError>;
+    /// Whether `rel` is a directory (following a final symlink, as `stat` does).
+    fn is_dir(&self, rel: &Path) -> bool;
+    /// A new directory at `rel` (0755, `owner` or root), replacing a non-directory.
+    fn make_dir(&mut self, rel: &Path, owner: Option<Ids>) -> Result<(), CopyError>;
+    /// Copy the source entry `e` (read from `from`) to `rel`, whose parent exists, with
+    /// owner `ids` and permission bits `mode`.
+    fn put(
+        &mut self,
+        rel: &Path,
+        e: &Entry,
+        from: &Path,
+        ids: Ids,
+        mode: u32,
+    ) -> Result<(), CopyError>;
+    /// ADD: unpack the archive at `archive` into the directory `dir`.
+    fn extract(&mut self, archive: &Path, dir: &Path) -> Result<(), CopyError>;
+}
+
+/// Run one copy action into the directory `dest_root`.
 pub fn copy(
     c: &Copy,
     src: &CopySource,
     dest_root: &Path,
     owner: Option<Ids>,
 ) -> Result<(), CopyError> {
-    let found = matches(c, src)?;
+    copy_into(c, src, &mut super::copy_dir::DirDest::new(dest_root), owner)
+}
+
+/// Run one copy action into `dest`.
+pub fn copy_into(
+    c: &Copy,
+    src: &CopySource,
+    dest: &mut dyn Dest,
+    owner: Option<Ids>,
+) -> Result<(), CopyError> {
+    dest.begin_action();
+    let mut found = matches(c, src)?;
+    if !src.exclude.is_empty() {
+        found = drop_excluded(found, &src.exclude);
+    }
     let dest_dir_hint =
         c.dest.ends_with('/') || found.len() > 1 || (c.allow_wildcard && has_magic(&c.src));
-    let dest_res = dest_root.join(resolve_in_root(dest_root, &c.dest)?);
-    let dest_is_dir = dest_res.is_dir();
+    let dest_res = dest.resolve(&c.dest)?;
+    let dest_is_dir = dest.is_dir(&dest_res);
     for m in &found {
         let is_dir =
             m.root_rel.is_empty() || m.entries.first().is_some_and(|e| e.kind == EntryKind::Dir);
@@ -174,8 +260,8 @@ pub fn copy(
         let archive = src.root.join(&m.root_rel);
         if c.unpack_archives && is_file && super::unpack::is_archive(&archive) {
             // ADD: an archive's contents go into the destination directory.
-            let dir = ensure_dir(dest_root, &c.dest, owner, c.create_dest_path)?;
-            super::unpack::extract(&archive, &dir)?;
+            let dir = ensure_dir_in(dest, &c.dest, owner, c.create_dest_path)?;
+            dest.extract(&archive, &dir)?;
             continue;
         }
         let target = if is_dir && c.dir_contents_only && !c.parents {
@@ -191,7 +277,7 @@ pub fn copy(
             m.root_rel.len() + 1
         };
         if is_dir {
-            ensure_dir(dest_root, &target, owner, c.create_dest_path)?;
+            ensure_dir_in(dest, &target, owner, c.create_dest_path)?;
         }
         for e in &m.entries {
             let sub = if e.path == m.root_rel {
@@ -207,68 +293,64 @@ pub fn copy(
             } else {
                 format!("{}/{sub}", target.trim_end_matches('/'))
             };
-            write_entry(c, src, e, dest_root, &dest_path, owner)?;
+            write_entry(c, src, e, dest, &dest_path, owner)?;
         }
     }
     Ok(())
 }
 
-/// Create `path` (and missing parents, 0755) inside the root; existing dirs stay as they are.
+/// Create `path` (and missing parents, 0755) inside the directory `root`; existing dirs stay
+/// as they are. Returns the full path.
 pub fn ensure_dir(
     root: &Path,
     path: &str,
     owner: Option<Ids>,
     parents: bool,
 ) -> Result<PathBuf, CopyError> {
-    let full = root.join(resolve_in_root(root, path)?);
-    if full.is_dir() {
-        return Ok(full);
+    let rel = ensure_dir_in(
+        &mut super::copy_dir::DirDest::new(root),
+        path,
+        owner,
+        parents,
+    )?;
+    Ok(root.join(rel))
+}
+
+/// [`ensure_dir`] on any destination; returns the resolved relative path.
+pub fn ensure_dir_in(
+    dest: &mut dyn Dest,
+    path: &str,
+    owner: Option<Ids>,
+    parents: bool,
+) -> Result<PathBuf, CopyError> {
+    let rel = dest.resolve(path)?;
+    if dest.is_dir(&rel) {
+        return Ok(rel);
     }
     if let Some(parent) = Path::new(path).parent() {
         let p = parent.to_string_lossy();
         if p != "/" && !p.is_empty() {
-            let pfull = root.join(resolve_in_root(root, &p)?);
-            if !pfull.is_dir() {
+            let prel = dest.resolve(&p)?;
+            if !dest.is_dir(&prel) {
                 if !parents {
                     return Err(CopyError::NotFound {
                         src: p.into_owned(),
                         hint: " (the destination's parent directory does not exist)",
                     });
                 }
-                ensure_dir(root, &p, owner, parents)?;
+                ensure_dir_in(dest, &p, owner, parents)?;
             }
         }
     }
-    if fs::symlink_metadata(&full).is_ok() {
-        fs::remove_file(&full).map_err(io("replace", &full))?;
-    }
-    fs::create_dir(&full).map_err(io("create directory", &full))?;
-    fs::set_permissions(&full, fs::Permissions::from_mode(0o755)).map_err(io("chmod", &full))?;
-    if let Some((u, g)) = owner {
-        chown(&full, u, g)?;
-    }
-    Ok(full)
-}
-
-fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), CopyError> {
-    fchownat(
-        None,
-        path,
-        Some(Uid::from_raw(uid)),
-        Some(Gid::from_raw(gid)),
-        AtFlags::AT_SYMLINK_NOFOLLOW,
-    )
-    .map_err(|source| CopyError::Meta {
-        path: path.to_path_buf(),
-        source,
-    })
+    dest.make_dir(&rel, owner)?;
+    Ok(rel)
 }
 
 fn write_entry(
     c: &Copy,
     src: &CopySource,
     e: &Entry,
-    dest_root: &Path,
+    dest: &mut dyn Dest,
     dest_path: &str,
     owner: Option<Ids>,
 ) -> Result<(), CopyError> {
@@ -280,58 +362,26 @@ fn write_entry(
     let Some(leaf) = p.file_name() else {
         return Ok(()); // copying onto "/" itself: nothing to write for the root
     };
-    let parent_full = ensure_dir(dest_root, &parent, owner, c.create_dest_path)?;
-    let full = parent_full.join(leaf);
-    let existing = fs::symlink_metadata(&full).ok();
-    let from = src.root.join(&e.path);
-    match e.kind {
-        EntryKind::Dir => {
-            if existing.as_ref().is_some_and(|m| m.is_dir()) {
-                return Ok(());
-            }
-            remove_existing(&full, existing.as_ref())?;
-            fs::create_dir(&full).map_err(io("create directory", &full))?;
-        }
-        EntryKind::File => {
-            remove_existing(&full, existing.as_ref())?;
-            fs::copy(&from, &full).map_err(io("copy file to", &full))?;
-        }
-        EntryKind::Symlink => {
-            remove_existing(&full, existing.as_ref())?;
-            let target = e.link_target.clone().unwrap_or_default();
-            symlink(&target, &full).map_err(io("create symlink", &full))?;
-        }
-        EntryKind::Other => {
-            tracing::warn!(path = %e.path, "skipping a special file (socket, fifo or device) in COPY");
-            return Ok(());
-        }
+    if e.kind == EntryKind::Other {
+        tracing::warn!(path = %e.path, "skipping a special file (socket, fifo or device) in COPY");
+        return Ok(());
     }
-    let (uid, gid) = match owner {
+    let parent_rel = ensure_dir_in(dest, &parent, owner, c.create_dest_path)?;
+    let ids = match owner {
         Some(ids) => ids,
         None if src.from_context => (0, 0),
         None => (e.uid, e.gid),
     };
-    chown(&full, uid, gid)?;
-    if e.kind != EntryKind::Symlink {
-        let mode = c.mode.unwrap_or(e.mode);
-        fs::set_permissions(&full, fs::Permissions::from_mode(mode)).map_err(io("chmod", &full))?;
-    }
-    let secs = e.stamp.mtime_ns.div_euclid(1_000_000_000);
-    let nanos = e.stamp.mtime_ns.rem_euclid(1_000_000_000);
-    let t = TimeSpec::new(secs, nanos);
-    utimensat(None, &full, &t, &t, UtimensatFlags::NoFollowSymlink).map_err(|source| {
-        CopyError::Meta {
-            path: full.clone(),
-            source,
-        }
-    })?;
-    Ok(())
-}
-
-fn remove_existing(full: &Path, existing: Option<&fs::Metadata>) -> Result<(), CopyError> {
-    match existing {
-        None => Ok(()),
-        Some(m) if m.is_dir() => fs::remove_dir_all(full).map_err(io("replace directory", full)),
-        Some(_) => fs::remove_file(full).map_err(io("replace", full)),
-    }
+    let mode = if e.kind == EntryKind::Symlink {
+        0o777
+    } else {
+        c.mode.unwrap_or(e.mode)
+    };
+    dest.put(
+        &parent_rel.join(leaf),
+        e,
+        &src.root.join(&e.path),
+        ids,
+        mode,
+    )
 }

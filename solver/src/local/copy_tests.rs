@@ -40,6 +40,7 @@ fn source<'a>(root: &'a Path, ignore: &str) -> CopySource<'a> {
     CopySource {
         root,
         excludes: Matcher::from_dockerignore(ignore, ".dockerignore").unwrap(),
+        exclude: Matcher::default(),
         from_context: true,
     }
 }
@@ -135,6 +136,7 @@ fn owners_and_modes() {
     let stage = CopySource {
         root: s.path(),
         excludes: Matcher::default(),
+        exclude: Matcher::default(),
         from_context: false,
     };
     copy(&cp("/f", "/stage"), &stage, d.path(), None).unwrap();
@@ -215,4 +217,43 @@ fn mkdir_mkfile_and_rm_actions() {
         allow_wildcard: false,
     }];
     assert!(apply(d.path(), &missing, &|_, _| None).is_err());
+}
+
+#[test]
+fn exclude_patterns_are_relative_to_each_source() {
+    let (s, d) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    tree(
+        s.path(),
+        &[
+            ("logs/keep.txt", "k"),
+            ("logs/drop.log", "d"),
+            ("logs/sub/inner.log", "i"),
+            ("logs/sub/inner.txt", "t"),
+            ("top.log", "x"),
+            ("a.txt", "a"),
+        ],
+    );
+    let mut src = source(s.path(), "");
+    let exists = |p: &str| d.path().join(p).exists();
+    src.exclude = Matcher::from_patterns(&["*.log"]).unwrap();
+    copy(&cp("/logs", "/e1/"), &src, d.path(), None).unwrap();
+    assert!(exists("e1/keep.txt") && exists("e1/sub/inner.log"));
+    assert!(
+        !exists("e1/drop.log"),
+        "*.log is relative to the source dir"
+    );
+    // A wildcard's matches are tested by their own names too (a matched directory's
+    // contents land in the destination, as Docker copies them).
+    copy(&cp("/*", "/w/"), &src, d.path(), None).unwrap();
+    assert!(exists("w/a.txt") && exists("w/keep.txt"));
+    assert!(!exists("w/top.log") && !exists("w/drop.log"));
+    src.exclude = Matcher::from_patterns(&["**/*.log"]).unwrap();
+    copy(&cp("/logs", "/e2/"), &src, d.path(), None).unwrap();
+    assert!(exists("e2/sub/inner.txt") && !exists("e2/sub/inner.log") && !exists("e2/drop.log"));
+    src.exclude = Matcher::from_patterns(&["sub"]).unwrap();
+    copy(&cp("/logs", "/e3/"), &src, d.path(), None).unwrap();
+    assert!(
+        exists("e3/drop.log") && !exists("e3/sub"),
+        "a directory takes its contents"
+    );
 }

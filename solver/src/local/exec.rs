@@ -5,16 +5,18 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use kiln_executor::{
-    ContainerSpec, ExecError, Executor, Mount as CMount, MountKind as CKind, NetworkMode as CNet,
-    Rootfs, RunOptions, Stream as CStream,
+    ContainerSpec, ExecError, Executor, NetworkMode as CNet, Rootfs, RunOptions, Stream as CStream,
 };
-use kiln_frontend::graph::{Exec, MountKind, NetworkMode, SecurityMode};
+use kiln_frontend::graph::{Exec, NetworkMode, SecurityMode};
 use tokio::sync::mpsc;
 
-use super::mount::{step_dir, MountError, View};
+use super::mount::{step_dir, MountError};
+use super::run_mounts::{prepare, RunMountError};
+use super::secrets::BuildSecrets;
 use super::Output;
 use crate::progress::Stream;
 use crate::worker::{StepContext, WorkerError};
+use std::sync::Arc;
 
 /// Lines of output kept for the error message of a failed step.
 const TAIL_LINES: usize = 20;
@@ -23,20 +25,16 @@ const TAIL_LINES: usize = 20;
 pub enum ExecStepError {
     #[error(transparent)]
     Mount(#[from] MountError),
+    #[error(transparent)]
+    RunMount(#[from] RunMountError),
     #[error("creating {path}: {source}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "RUN --mount type={0} is not supported yet; remove it or make it optional (required=false)"
-    )]
+    #[error("RUN {0} is not supported yet; remove it or make it optional (required=false)")]
     Unsupported(&'static str),
-    #[error("mount input {0} is not an input of this step")]
-    MissingInput(usize),
-    #[error("the bind mount at {0} names no source")]
-    BindWithoutSource(String),
 }
 
 /// What an Exec step needs besides its vertex.
@@ -48,6 +46,28 @@ pub struct ExecInput<'a> {
     pub inputs: &'a [Output],
     pub input_lowers: Vec<Option<Vec<PathBuf>>>,
     pub proxy_env: &'a [String],
+    /// Secrets, SSH agents and the failure shell of the build.
+    pub extras: &'a RunExtras,
+}
+
+/// What a build adds to its RUN steps beyond the graph: the secrets and SSH agents the
+/// client gave, and what to do with a failed command's container before it goes.
+#[derive(Clone, Default)]
+pub struct RunExtras {
+    pub secrets: Arc<BuildSecrets>,
+    pub on_failure: Option<Arc<dyn FailureShell>>,
+}
+
+/// Opens an interactive session in the container of a failed RUN (`--on-error=shell`):
+/// `spec` is that container — its rootfs as the command left it, its env, cwd, user and
+/// mounts (still in place) — with the shell as its process.
+pub trait FailureShell: Send + Sync {
+    fn open<'a>(
+        &'a self,
+        spec: ContainerSpec,
+        step: &'a str,
+        exit_code: i32,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
 }
 
 /// A finished RUN: its upper dir (kept alive by `dir`) to diff into a layer.
@@ -121,58 +141,23 @@ pub async fn run_exec(
         NetworkMode::None => CNet::None,
         NetworkMode::Default | NetworkMode::Host => CNet::Host,
     };
-    // Views must outlive the container run; they unmount when dropped at the end.
-    let mut views: Vec<View> = Vec::new();
-    for m in &exec.mounts {
-        let kind = match &m.kind {
-            MountKind::Bind => {
-                let i = m
-                    .input
-                    .ok_or_else(|| ExecStepError::BindWithoutSource(m.target.clone()))
-                    .map_err(werr)?;
-                let base = match (input.inputs.get(i), input.input_lowers.get(i)) {
-                    (Some(Output::Context(c)), _) => c.root.clone(),
-                    (Some(Output::Chain(_)), Some(Some(lowers))) => {
-                        let v = View::new(input.store_root, lowers).map_err(|e| werr(e.into()))?;
-                        let root = v.root().to_path_buf();
-                        views.push(v);
-                        root
-                    }
-                    _ => return Err(werr(ExecStepError::MissingInput(i))),
-                };
-                let sel = m.selector.trim_start_matches('/');
-                CKind::Bind {
-                    source: if sel.is_empty() { base } else { base.join(sel) },
-                }
-            }
-            MountKind::Cache { id, .. } => {
-                let name = kiln_cache::Digest::of_bytes(id.as_bytes())
-                    .hex()
-                    .to_string();
-                let path = input.store_root.join("cache-mounts").join(name);
-                mkdir(&path).map_err(werr)?;
-                CKind::Bind { source: path }
-            }
-            MountKind::Tmpfs { size } => CKind::Tmpfs { size: *size },
-            MountKind::Secret { required, .. } => {
-                if *required {
-                    return Err(werr(ExecStepError::Unsupported("--mount=type=secret")));
-                }
-                continue;
-            }
-            MountKind::Ssh { required, .. } => {
-                if *required {
-                    return Err(werr(ExecStepError::Unsupported("--mount=type=ssh")));
-                }
-                continue;
-            }
-        };
-        spec.mounts.push(CMount {
-            destination: m.target.clone(),
-            kind,
-            readonly: m.readonly,
-        });
+    // Mount guards must outlive the container run; they are undone when dropped below,
+    // before the step directory goes.
+    let mounts = {
+        let exec_dir = dir.path().to_path_buf();
+        let input = &input;
+        super::blocking(move || prepare(exec, input, &exec_dir))
     }
+    .map_err(|e| werr(e.into()))?;
+    for kv in &mounts.env {
+        let key = kv.split('=').next().unwrap_or_default();
+        spec.process
+            .env
+            .retain(|e| e.split('=').next() != Some(key));
+        spec.process.env.push(kv.clone());
+    }
+    spec.mounts = mounts.mounts.clone();
+    let masker = mounts.masker.clone();
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let log_ctx = ctx.clone();
@@ -184,12 +169,14 @@ pub async fn run_exec(
                 CStream::Stdout => Stream::Stdout,
                 CStream::Stderr => Stream::Stderr,
             };
-            let mut data = line.line.clone();
+            // Secret values never reach the progress stream, the logs or an error.
+            let masked = masker.mask(&line.line);
+            let mut data = masked.clone();
             if !line.partial {
                 data.push(b'\n');
             }
             log_ctx.log(stream, &data);
-            tail.push_back(String::from_utf8_lossy(&line.line).into_owned());
+            tail.push_back(String::from_utf8_lossy(&masked).into_owned());
             if tail.len() > TAIL_LINES {
                 tail.pop_front();
             }
@@ -207,7 +194,6 @@ pub async fn run_exec(
             async move { cancel.cancelled().await },
         )
         .await;
-    drop(views);
     let tail = pump.await.unwrap_or_default();
     let command = format!("{:?}", exec.args);
     let outcome = match outcome {
@@ -227,6 +213,20 @@ pub async fn run_exec(
     }
     let code = outcome.exit_code();
     if code != 0 {
+        if let Some(shell) = &input.extras.on_failure {
+            // Only one shell at a time, even when parallel steps fail together.
+            static ONE_SHELL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+            let _one = ONE_SHELL.lock().await;
+            let mut debug = spec.clone();
+            debug.id = unique_id();
+            debug.process.args = vec!["/bin/sh".into()];
+            debug.process.tty = true;
+            let upper = outcome.upper.clone().unwrap_or_else(|| upper.clone());
+            if let Rootfs::Overlay { upper: u, .. } = &mut debug.rootfs {
+                *u = upper;
+            }
+            shell.open(debug, &command, code).await;
+        }
         let mut message =
             format!("process {command} did not complete successfully: exit code: {code}");
         if outcome.oom_killed {

@@ -6,14 +6,30 @@
 //! API: [`LocalWorker::new`], [`Output`], [`ContextDir`], [`chain::Chain`],
 //! [`export::write_image`].
 
+mod cache_mount;
 pub mod chain;
+mod clamp;
+pub mod convert;
 mod copy;
+mod copy_dir;
+mod copy_layer;
+#[cfg(test)]
+mod copy_layer_tests;
 #[cfg(test)]
 mod copy_tests;
 mod exec;
 pub mod export;
+mod fetched;
 mod fileop;
+mod git;
+mod http;
+mod http_fetch;
+mod http_name;
 mod mount;
+mod run_mounts;
+pub mod secrets;
+pub mod squash;
+mod ssh;
 mod steps;
 mod unpack;
 
@@ -31,7 +47,9 @@ use crate::cachekey::CacheKey;
 use crate::context::{select, ChecksumCache, ContextChecksum, Matcher};
 use crate::worker::{StepContext, Worker, WorkerError};
 
+pub use cache_mount::{prune as prune_cache_mounts, PrunedCacheMount};
 pub use chain::{Chain, Layer};
+pub use exec::{FailureShell, RunExtras};
 
 /// A local source (the build context): files are read from the directory as they are,
 /// through the step's `.dockerignore` patterns.
@@ -69,8 +87,18 @@ pub struct LocalWorker {
     /// Every result this worker produced or loaded in this build, by vertex: what a failed
     /// build offers as its last good state.
     results: Mutex<HashMap<Digest, Arc<Chain>>>,
+    /// Remote sources (ADD of URLs) fetched while keying, for `run` to reuse.
+    fetched: fetched::Fetched,
     /// Keeps what this build wrote and loaded from GC until the build ends.
     lease: Option<Lease>,
+    /// Vertices whose result a later step reads as files (see `with_graph_hints`).
+    needs_files: std::collections::HashSet<Digest>,
+    /// Secrets, SSH agents and the failure shell for RUN steps.
+    run_extras: RunExtras,
+    /// Context files and the key observer, for explaining cache misses.
+    observed: crate::explain::Observed,
+    /// `--cache-from` caches, asked when the store has no record for a key.
+    remote: crate::remote::RemoteCaches,
 }
 
 /// Run blocking work (file walks, layer writing, SQLite) without stalling other steps on a
@@ -101,8 +129,58 @@ impl LocalWorker {
             locals,
             proxy_env,
             results: Mutex::new(HashMap::new()),
+            fetched: Default::default(),
             lease: None,
+            needs_files: Default::default(),
+            run_extras: RunExtras::default(),
+            observed: Default::default(),
+            remote: Default::default(),
         }
+    }
+
+    /// Tell `observer` the keys of each solve before its steps run (for `--explain`).
+    pub fn with_key_observer(mut self, observer: crate::explain::KeyObserver) -> LocalWorker {
+        self.observed.observer = Some(observer);
+        self
+    }
+
+    /// Give RUN steps these secrets, SSH agents and failure shell.
+    pub fn with_run_extras(mut self, extras: RunExtras) -> LocalWorker {
+        self.run_extras = extras;
+        self
+    }
+
+    /// Ask these imported caches for results the store lacks (see `crate::remote`).
+    pub fn with_remote_caches(mut self, caches: crate::remote::RemoteCaches) -> LocalWorker {
+        self.remote = caches;
+        self
+    }
+
+    /// A result for `key` from the remote caches, its blobs fetched and recorded as a local
+    /// cache record, as if the step had run here.
+    async fn load_remote(
+        &self,
+        vertex: &Vertex,
+        key: &CacheKey,
+    ) -> Result<Option<Output>, WorkerError> {
+        if self.remote.is_empty() {
+            return Ok(None);
+        }
+        // GC waits while fetched blobs are not yet referenced by the record or the lease.
+        let _guard = self.store.write_guard().map_err(err)?;
+        let Some(chain) = self.remote.materialize(&self.store, key).await else {
+            return Ok(None);
+        };
+        blocking(|| {
+            let doc = chain.save(&self.store).map_err(err)?;
+            self.hold(&chain, Some(&doc))?;
+            let layers: Vec<_> = chain.layers.iter().map(|l| l.blob.clone()).collect();
+            let description = &vertex.origin.description;
+            self.store
+                .put_cache_record_with_refs(key.as_str(), None, Some(&doc), description, &layers)
+                .map_err(err)
+        })?;
+        Ok(Some(Output::Chain(Arc::new(chain))))
     }
 
     /// Hold everything the build writes or loads under `lease` (see
@@ -110,6 +188,14 @@ impl LocalWorker {
     /// referenced by images and cache records.
     pub fn with_lease(mut self, lease: Lease) -> LocalWorker {
         self.lease = Some(lease);
+        self
+    }
+
+    /// Tell the worker which results of `graph` later steps read as files: a COPY whose
+    /// files a RUN needs is unpacked while its blob is written, the others stay blobs.
+    /// Without hints every copied layer is unpacked lazily, when first needed.
+    pub fn with_graph_hints(mut self, graph: &kiln_frontend::graph::Graph) -> LocalWorker {
+        self.needs_files = steps::vertices_needing_files(graph);
         self
     }
 
@@ -182,6 +268,9 @@ impl LocalWorker {
         let cache_path = self.checksum_cache_path(&dir);
         let mut cache = ChecksumCache::load(&cache_path);
         let sum = ContextChecksum::compute(&dir, &entries, &mut cache).map_err(err)?;
+        // Per-file sums (hashes already in the cache) to name changed files in --explain.
+        let files = crate::explain::file_sums(&dir, &entries, &mut cache);
+        self.observed.files.insert(&sum.0, files);
         if let Err(e) = cache.save(&cache_path) {
             // Only an optimisation: the next build re-hashes.
             tracing::warn!(
@@ -206,6 +295,10 @@ impl LocalWorker {
 impl Worker for LocalWorker {
     type Output = Output;
 
+    fn keys_computed(&self, keys: &[crate::cachekey::KeyRecord]) {
+        self.observed.keys_computed(keys);
+    }
+
     async fn content_key(
         &self,
         vertex: &Vertex,
@@ -223,6 +316,36 @@ impl Worker for LocalWorker {
                 let (name, include, exclude) = (name.clone(), include.clone(), exclude.clone());
                 // Walking and hashing is blocking work.
                 blocking(|| self.context_checksum(&name, &include, &exclude)).map(Some)
+            }
+            Op::Source(Source::Http {
+                url,
+                checksum,
+                filename,
+                chmod,
+                chown,
+            }) => {
+                let spec = http::HttpSpec {
+                    url,
+                    checksum: checksum.as_deref(),
+                    filename: filename.as_deref(),
+                    chmod: *chmod,
+                    chown: chown.as_ref(),
+                };
+                http::key(self, vertex, &spec).await.map(Some).map_err(err)
+            }
+            Op::Source(Source::Git {
+                remote,
+                reference,
+                subdir,
+                keep_git_dir,
+            }) => {
+                let spec = git::GitSpec {
+                    remote,
+                    reference: reference.as_deref(),
+                    subdir: subdir.as_deref(),
+                    keep_git_dir: *keep_git_dir,
+                };
+                git::key(&spec).await.map(Some).map_err(err)
             }
             _ => Ok(None),
         }
@@ -242,8 +365,11 @@ impl Worker for LocalWorker {
                     excludes: exclude.clone(),
                 })))
             }
-            Op::Source(Source::Git { .. }) | Op::Source(Source::Http { .. }) => None,
-            Op::Exec(_) | Op::File(_) | Op::Merge => blocking(|| {
+            // Remote sources are stored results like steps: keyed by what they fetched.
+            Op::Source(Source::Git { .. } | Source::Http { .. })
+            | Op::Exec(_)
+            | Op::File(_)
+            | Op::Merge => blocking(|| {
                 let Some(rec) = self.store.get_cache_record(key.as_str()).map_err(err)? else {
                     return Ok::<_, WorkerError>(None);
                 };
@@ -254,6 +380,10 @@ impl Worker for LocalWorker {
                 self.hold(&chain, Some(&doc))?;
                 Ok(Some(Output::Chain(Arc::new(chain))))
             })?,
+        };
+        let out = match (out, &vertex.op) {
+            (None, Op::Exec(_) | Op::File(_) | Op::Merge) => self.load_remote(vertex, key).await?,
+            (out, _) => out,
         };
         if let Some(o) = &out {
             self.remember(&vertex.digest, o);
@@ -273,7 +403,10 @@ impl Worker for LocalWorker {
             Op::File(f) => {
                 let store = self.store.clone();
                 let actions = f.actions.clone();
-                blocking(|| steps::run_file_step(&store, self.lease.as_ref(), &actions, &inputs))?
+                let unpack = self.needs_files.contains(&vertex.digest);
+                blocking(|| {
+                    steps::run_file_step(&store, self.lease.as_ref(), &actions, &inputs, unpack)
+                })?
             }
             Op::Merge => {
                 let mut layers = Vec::new();
@@ -285,15 +418,35 @@ impl Worker for LocalWorker {
                 }
                 Chain { layers }
             }
-            Op::Source(Source::Git { remote, .. }) => {
-                return Err(WorkerError::new(format!(
-                    "git sources ({remote}) are not supported yet; clone in a RUN step instead"
-                )))
+            Op::Source(Source::Git {
+                remote,
+                reference,
+                subdir,
+                keep_git_dir,
+            }) => {
+                let spec = git::GitSpec {
+                    remote,
+                    reference: reference.as_deref(),
+                    subdir: subdir.as_deref(),
+                    keep_git_dir: *keep_git_dir,
+                };
+                git::run(self, vertex, &spec, ctx).await.map_err(err)?
             }
-            Op::Source(Source::Http { url, .. }) => {
-                return Err(WorkerError::new(format!(
-                    "ADD of a URL ({url}) is not supported yet; download in a RUN step instead"
-                )))
+            Op::Source(Source::Http {
+                url,
+                checksum,
+                filename,
+                chmod,
+                chown,
+            }) => {
+                let spec = http::HttpSpec {
+                    url,
+                    checksum: checksum.as_deref(),
+                    filename: filename.as_deref(),
+                    chmod: *chmod,
+                    chown: chown.as_ref(),
+                };
+                http::run(self, vertex, &spec, ctx).await.map_err(err)?
             }
             Op::Source(_) => {
                 return self

@@ -1,17 +1,22 @@
 //! Running Exec and File steps into new chains: each prepares a root (overlay of the input
 //! chain's snapshots), lets the step change it, and turns the upper dir into a layer.
 
+use std::collections::HashSet;
 use std::path::Path;
 
-use kiln_cache::layer::{diff::diff_overlay_upper, write_layer, Compression, TarOptions};
+use kiln_cache::layer::diff::diff_overlay_upper;
+use kiln_cache::layer::{
+    write_layer, write_layer_and_apply, ApplyMode, ApplyOptions, Compression, Entry, TarOptions,
+};
 use kiln_cache::lease::Lease;
 use kiln_cache::Store;
-use kiln_frontend::graph::{Exec, FileAction};
+use kiln_frontend::graph::{Copy, Digest, Exec, FileAction, Graph, Op, Vertex};
 
 use super::chain::{Chain, Layer, LAYER_MEDIA_TYPE};
-use super::copy::CopySource;
+use super::copy::{copy_into, CopyError, CopySource};
+use super::copy_layer::LayerDest;
 use super::exec::{run_exec, ExecInput};
-use super::fileop::apply;
+use super::fileop::{apply, resolve_owner};
 use super::mount::{step_dir, OverlayMount, View};
 use super::{blocking, err, LocalWorker, Output};
 use crate::context::Matcher;
@@ -25,14 +30,59 @@ fn commit_layer(
     upper: &Path,
 ) -> Result<Chain, WorkerError> {
     let entries = diff_overlay_upper(upper).map_err(err)?;
+    let chain = store_layer(store, lease, base, &entries, None)?;
+    // The upper dir already is this layer in overlay form: keep it as the snapshot a
+    // later step stacks, instead of unpacking the blob again (only an optimisation).
+    if let Err(e) = store.adopt_snapshot(&chain.diff_ids(), upper) {
+        tracing::warn!("keeping the step's upper dir as a snapshot: {e}");
+    }
+    Ok(chain)
+}
+
+/// Write `entries` as a layer blob (tar, compression and both digests in one pass) and
+/// record it on top of `base`. With `unpack_into`, the same stream is also unpacked there
+/// (in overlay form) and the directory kept as the layer's snapshot; without, no snapshot
+/// is made and a later step that needs the files unpacks the blob (see `Chain::lowerdirs`).
+fn store_layer(
+    store: &Store,
+    lease: Option<&Lease>,
+    base: &Chain,
+    entries: &[Entry],
+    unpack_into: Option<&Path>,
+) -> Result<Chain, WorkerError> {
     let _guard = store.write_guard().map_err(err)?;
-    let blob = write_layer(
-        store.content(),
-        &entries,
-        TarOptions::from_env(),
-        Compression::Gzip,
-    )
-    .map_err(err)?;
+    let (blob, unpacked) = match unpack_into {
+        None => {
+            let blob = write_layer(
+                store.content(),
+                entries,
+                TarOptions::from_env(),
+                Compression::Gzip,
+            )
+            .map_err(err)?;
+            (blob, false)
+        }
+        Some(dir) => {
+            let opts = ApplyOptions {
+                mode: ApplyMode::Overlay,
+                allow_devices: store.allow_devices(),
+            };
+            let (blob, applied) = write_layer_and_apply(
+                store.content(),
+                entries,
+                TarOptions::from_env(),
+                Compression::Gzip,
+                dir,
+                opts,
+            )
+            .map_err(err)?;
+            if let Err(e) = &applied {
+                // Only an optimisation: the blob is complete and is unpacked when needed.
+                tracing::warn!("unpacking the new layer beside its blob: {e}");
+            }
+            (blob, applied.is_ok())
+        }
+    };
     store
         .record_layer_blob(&blob.diff_id, &blob.digest, LAYER_MEDIA_TYPE)
         .map_err(err)?;
@@ -46,12 +96,33 @@ fn commit_layer(
         size: blob.size,
         media_type: LAYER_MEDIA_TYPE.into(),
     });
-    // The upper dir already is this layer in overlay form: keep it as the snapshot a
-    // later step stacks, instead of unpacking the blob again (only an optimisation).
-    if let Err(e) = store.adopt_snapshot(&chain.diff_ids(), upper) {
-        tracing::warn!("keeping the step's upper dir as a snapshot: {e}");
+    if let (true, Some(dir)) = (unpacked, unpack_into) {
+        if let Err(e) = store.adopt_snapshot(&chain.diff_ids(), dir) {
+            tracing::warn!("keeping the unpacked layer as a snapshot: {e}");
+        }
     }
     Ok(chain)
+}
+
+/// The vertices whose result a later step of `graph` reads as files (a RUN's root or
+/// mounts, a copy's base or source), so their layers are worth unpacking while they are
+/// written; the others (a final image's top layers) stay blobs only.
+pub fn vertices_needing_files(graph: &Graph) -> HashSet<Digest> {
+    let mut out = HashSet::new();
+    let order: Vec<&Vertex> = graph.vertices().collect();
+    // Consumers come after their inputs: walk backwards so a merge knows whether its own
+    // result is needed before deciding for its inputs.
+    for v in order.iter().rev() {
+        let reads = match v.op {
+            Op::Exec(_) | Op::File(_) => true,
+            Op::Merge => out.contains(&v.digest),
+            Op::Source(_) => false,
+        };
+        if reads {
+            out.extend(v.inputs.iter().cloned());
+        }
+    }
+    out
 }
 
 fn input_chain(inputs: &[Output], i: usize) -> Result<&Chain, WorkerError> {
@@ -97,6 +168,7 @@ pub async fn run_exec_step(
             inputs,
             input_lowers,
             proxy_env: &w.proxy_env,
+            extras: &w.run_extras,
         },
         ctx,
     )
@@ -106,23 +178,14 @@ pub async fn run_exec_step(
     Ok(chain)
 }
 
-pub fn run_file_step(
+/// Read-only views of the chain inputs that copies read from (mounted before anything is
+/// written, so a copy never sees its own output).
+fn copy_views(
     store: &Store,
-    lease: Option<&Lease>,
     actions: &[FileAction],
     inputs: &[Output],
-) -> Result<Chain, WorkerError> {
-    let base = input_chain(inputs, 0)?.clone();
-    let dir = step_dir(store.root()).map_err(err)?;
-    let upper = dir.path().join("upper");
-    let work = dir.path().join("work");
-    let merged = dir.path().join("merged");
-    for d in [&upper, &work, &merged] {
-        std::fs::create_dir(d)
-            .map_err(|e| WorkerError::with_source(format!("creating {}", d.display()), e))?;
-    }
-    // Views of the other inputs that copies read from, made before the root is mounted.
-    let mut views: Vec<Option<View>> = Vec::with_capacity(inputs.len());
+) -> Result<Vec<Option<View>>, WorkerError> {
+    let mut views = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
         let used = actions
             .iter()
@@ -134,6 +197,125 @@ pub fn run_file_step(
             _ => None,
         });
     }
+    Ok(views)
+}
+
+/// Where a copy from step input `input` reads from, with its `--exclude` patterns.
+fn copy_source<'a>(
+    inputs: &'a [Output],
+    views: &'a [Option<View>],
+    input: usize,
+    exclude: &[String],
+) -> Result<CopySource<'a>, WorkerError> {
+    let bad = |e: crate::context::PatternError| {
+        WorkerError::new(format!("COPY --exclude or .dockerignore pattern: {e}"))
+    };
+    match inputs.get(input) {
+        Some(Output::Context(ctx)) => Ok(CopySource {
+            root: &ctx.root,
+            excludes: Matcher::from_patterns(&ctx.excludes).map_err(bad)?,
+            exclude: Matcher::from_patterns(exclude).map_err(bad)?,
+            from_context: true,
+        }),
+        Some(Output::Chain(_)) => match views.get(input) {
+            Some(Some(v)) => Ok(CopySource {
+                root: v.root(),
+                excludes: Matcher::default(),
+                exclude: Matcher::from_patterns(exclude).map_err(bad)?,
+                from_context: false,
+            }),
+            _ => Err(WorkerError::new(format!("copy input {input} has no view"))),
+        },
+        None => Err(WorkerError::new(format!(
+            "file action refers to input {input}, which the step does not have"
+        ))),
+    }
+}
+
+/// A step of copies only, streamed from the source files into the layer blob: nothing is
+/// written to disk but the blob. `Ok(None)` when a copy needs a real directory (see
+/// `copy_layer`); the caller then takes the overlay path.
+fn stream_copy_step(
+    store: &Store,
+    lease: Option<&Lease>,
+    base: &Chain,
+    actions: &[FileAction],
+    inputs: &[Output],
+    unpack: bool,
+) -> Result<Option<Chain>, WorkerError> {
+    let copies: Vec<&Copy> = actions
+        .iter()
+        .filter_map(|a| match a {
+            FileAction::Copy(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if copies.len() != actions.len() {
+        return Ok(None);
+    }
+    let views = copy_views(store, actions, inputs)?;
+    let base_view = View::new(store.root(), &base.lowerdirs(store).map_err(err)?).map_err(err)?;
+    let mut dest = LayerDest::new(base_view.root());
+    for c in copies {
+        let src = copy_source(inputs, &views, c.input, &c.exclude)?;
+        let owner = c
+            .owner
+            .as_ref()
+            .map(|o| resolve_owner(base_view.root(), o))
+            .transpose()
+            .map_err(err)?;
+        match copy_into(c, &src, &mut dest, owner) {
+            Ok(()) => {}
+            Err(CopyError::NeedsTree(why)) => {
+                tracing::debug!("copy through an overlay directory: {why}");
+                return Ok(None);
+            }
+            Err(e) => return Err(err(e)),
+        }
+    }
+    let entries = match dest.finish() {
+        Ok(e) => e,
+        Err(CopyError::NeedsTree(why)) => {
+            tracing::debug!("copy through an overlay directory: {why}");
+            return Ok(None);
+        }
+        Err(e) => return Err(err(e)),
+    };
+    // The sources are read while the views are still mounted.
+    let chain = if unpack {
+        let dir = step_dir(store.root()).map_err(err)?;
+        let layer = dir.path().join("layer");
+        std::fs::create_dir(&layer)
+            .map_err(|e| WorkerError::with_source(format!("creating {}", layer.display()), e))?;
+        store_layer(store, lease, base, &entries, Some(&layer))?
+    } else {
+        store_layer(store, lease, base, &entries, None)?
+    };
+    drop(views);
+    Ok(Some(chain))
+}
+
+/// Run a File op on top of input 0. `unpack`: a later step reads the result as files.
+pub fn run_file_step(
+    store: &Store,
+    lease: Option<&Lease>,
+    actions: &[FileAction],
+    inputs: &[Output],
+    unpack: bool,
+) -> Result<Chain, WorkerError> {
+    let base = input_chain(inputs, 0)?.clone();
+    if let Some(chain) = stream_copy_step(store, lease, &base, actions, inputs, unpack)? {
+        return Ok(chain);
+    }
+    let dir = step_dir(store.root()).map_err(err)?;
+    let upper = dir.path().join("upper");
+    let work = dir.path().join("work");
+    let merged = dir.path().join("merged");
+    for d in [&upper, &work, &merged] {
+        std::fs::create_dir(d)
+            .map_err(|e| WorkerError::with_source(format!("creating {}", d.display()), e))?;
+    }
+    let views = copy_views(store, actions, inputs)?;
     {
         // An empty base needs no overlay: the upper dir is the whole new filesystem.
         let _mounted;
@@ -145,22 +327,7 @@ pub fn run_file_step(
             &merged
         };
         let source = |i: usize, exclude: &[String]| -> Option<CopySource<'_>> {
-            match inputs.get(i)? {
-                Output::Context(c) => {
-                    let mut pats = c.excludes.clone();
-                    pats.extend(exclude.iter().cloned());
-                    Some(CopySource {
-                        root: &c.root,
-                        excludes: Matcher::from_patterns(&pats).ok()?,
-                        from_context: true,
-                    })
-                }
-                Output::Chain(_) => Some(CopySource {
-                    root: views.get(i)?.as_ref()?.root(),
-                    excludes: Matcher::from_patterns(exclude).ok()?,
-                    from_context: false,
-                }),
-            }
+            copy_source(inputs, &views, i, exclude).ok()
         };
         apply(root, actions, &source).map_err(err)?;
     }

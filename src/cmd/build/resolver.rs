@@ -1,5 +1,6 @@
-//! Base images for the compiler, from the store: config, history and manifest digest. It
-//! remembers what it resolved so the final image can keep the base history's times.
+//! Base images for the compiler, from the store (pulled from their registry first when
+//! missing, or always with `--pull`): config, history and manifest digest. It remembers
+//! what it resolved so the final image can keep the base history's times.
 
 use std::sync::Mutex;
 
@@ -8,10 +9,14 @@ use kiln_cache::{Store, StoreError};
 use kiln_frontend::compile::{ImageResolver, ResolveError, ResolvedImage};
 use kiln_frontend::graph::{HistoryEntry, ImageConfig, Platform};
 
+use super::pull::BasePuller;
+
 pub struct StoreResolver<'a> {
     pub store: &'a Store,
     /// Histories of the images resolved, as stored (with `created`).
     pub seen: Mutex<Vec<Vec<History>>>,
+    /// Fetches base images the store lacks; `None` reads the store only.
+    puller: Option<BasePuller>,
 }
 
 impl<'a> StoreResolver<'a> {
@@ -19,7 +24,13 @@ impl<'a> StoreResolver<'a> {
         StoreResolver {
             store,
             seen: Mutex::new(Vec::new()),
+            puller: None,
         }
+    }
+
+    pub fn with_puller(mut self, puller: BasePuller) -> Self {
+        self.puller = Some(puller);
+        self
     }
 
     /// The stored history of the base image whose entries start `history`, if any.
@@ -42,8 +53,24 @@ impl ImageResolver for StoreResolver<'_> {
     fn resolve(
         &self,
         reference: &str,
-        _platform: &Platform,
+        platform: &Platform,
     ) -> Result<Option<ResolvedImage>, ResolveError> {
+        if let Some(p) = self
+            .puller
+            .as_ref()
+            .filter(|p| p.wants(self.store, reference))
+        {
+            p.pull(self.store, reference, platform).map_err(|e| {
+                let message = if self.store.resolve_image(reference).is_ok() {
+                    format!("--pull: re-resolving {reference} failed: {e:#}")
+                } else {
+                    format!(
+                        "image {reference} not found in the store; load or pull it (kiln load -i FILE, kiln pull {reference}); pulling it from its registry failed: {e:#}"
+                    )
+                };
+                ResolveError { message }
+            })?;
+        }
         let img = match self.store.resolve_image(reference) {
             Ok(i) => i,
             Err(StoreError::ImageNotFound(_)) => {

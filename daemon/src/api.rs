@@ -1,0 +1,200 @@
+//! The wire types of the daemon's API, version [`API_VERSION`]. Every route lives under
+//! `/v1/`; docs/API.md describes the routes and these bodies. Build progress lines are the
+//! solver's [`Event`] serialised exactly as `--progress rawjson` prints them, interleaved
+//! with [`Control`] lines whose `type` values do not clash with the event types.
+
+use std::collections::BTreeMap;
+
+use kiln_solver::Event;
+use serde::{Deserialize, Serialize};
+
+/// The API version the routes are prefixed with (`/v1/...`).
+pub const API_VERSION: &str = "v1";
+
+/// `GET /v1/_ping`: who answers, and which store it owns (the CLI compares it with its
+/// `--root` before it picks the default socket's daemon).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    pub api_version: String,
+    pub version: String,
+    pub root: String,
+    pub pid: u32,
+}
+
+/// `GET /v1/info`: the daemon's state for `kiln system info`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Info {
+    pub version: String,
+    pub api_version: String,
+    pub root: String,
+    pub pid: u32,
+    pub uptime_seconds: u64,
+    pub builds_running: u64,
+    pub builds_total: u64,
+    pub steps_executed: u64,
+    pub steps_cached: u64,
+    pub steps_shared: u64,
+    pub store_size_bytes: u64,
+    pub images: u64,
+    pub cache_records: u64,
+    pub gc: GcPolicyInfo,
+}
+
+/// The GC policy in force, as the config gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct GcPolicyInfo {
+    pub keep_storage_bytes: Option<u64>,
+    pub keep_duration_seconds: Option<u64>,
+    pub interval_seconds: u64,
+}
+
+/// `POST /v1/builds`: everything the daemon needs to compile the Dockerfile. Nothing of
+/// the context yet: the answer says which files to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BuildRequest {
+    /// Name for messages (`Dockerfile`, the `-f` path, or `-`).
+    pub dockerfile_name: String,
+    pub dockerfile: String,
+    /// `.dockerignore` patterns (comments and blanks already dropped).
+    pub ignore: Vec<String>,
+    /// Resolved on the client (a bare `--build-arg NAME` reads the client's environment).
+    pub build_args: BTreeMap<String, String>,
+    pub target: Option<String>,
+    pub tags: Vec<String>,
+    pub labels: Vec<String>,
+    pub no_cache: bool,
+    pub no_cache_filter: Vec<String>,
+    pub platform: Option<String>,
+}
+
+/// A local source the build reads: send the files that these patterns select.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalSource {
+    pub name: String,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+/// The answer to `POST /v1/builds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Prepared {
+    /// Compiled: upload the selected files to `POST /v1/builds/{id}/solve`.
+    Ready {
+        id: String,
+        warnings: Vec<String>,
+        sources: Vec<LocalSource>,
+    },
+    /// The Dockerfile cannot be built; print `stderr`, exit with `exit_code`.
+    Failed { stderr: String, exit_code: i32 },
+}
+
+/// What a finished build produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildResult {
+    pub image_id: String,
+    pub manifest_digest: String,
+    pub tags: Vec<String>,
+    pub steps_ran: usize,
+    pub steps_cached: usize,
+    pub seconds: f64,
+}
+
+/// Stream lines that are not solver events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Control {
+    /// Text the in-process command would have written to stderr.
+    Stderr { text: String },
+    /// The build succeeded; the last line of the stream.
+    Result { result: BuildResult },
+    /// The build ended without an image; the last line of the stream.
+    Exit {
+        exit_code: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<ErrorBody>,
+    },
+}
+
+/// One line of a build stream: a progress event (as rawjson prints it) or a control line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StreamLine {
+    Event(Event),
+    Control(Control),
+}
+
+/// The body of every error answer (4xx/5xx), and of a build's internal failure: the
+/// message and its chain of causes, printed as the CLI prints its own errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub message: String,
+    #[serde(default)]
+    pub causes: Vec<String>,
+}
+
+impl ErrorBody {
+    pub fn new(message: impl Into<String>) -> ErrorBody {
+        ErrorBody {
+            message: message.into(),
+            causes: Vec::new(),
+        }
+    }
+
+    /// From an error and its `source()` chain.
+    pub fn from_error(err: &(dyn std::error::Error + 'static)) -> ErrorBody {
+        let mut causes = Vec::new();
+        let mut next = err.source();
+        while let Some(e) = next {
+            causes.push(e.to_string());
+            next = e.source();
+        }
+        ErrorBody {
+            message: err.to_string(),
+            causes,
+        }
+    }
+}
+
+/// The first frame of a `POST /v1/commands` session: run this kiln command line on the
+/// daemon's store, as the client would have run it in-process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRequest {
+    /// The arguments after `kiln`.
+    pub args: Vec<String>,
+    /// The client's working directory (relative paths in `args` are relative to it).
+    pub cwd: String,
+    /// The client's environment, minus what selects a daemon or a store.
+    pub env: Vec<(String, String)>,
+    /// Run on a terminal of this size (the client's stdin is one): stdout and stderr
+    /// arrive merged as stdout frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tty: Option<crate::pty::TtySize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_solver::Event;
+
+    #[test]
+    fn event_lines_are_rawjson_and_control_lines_are_distinct() {
+        let ev = Event::Cached {
+            vertex: kiln_frontend::graph::Digest::of_bytes(b"x"),
+            name: "RUN true".into(),
+        };
+        let raw = serde_json::to_string(&ev).unwrap();
+        let line = serde_json::to_string(&StreamLine::Event(ev.clone())).unwrap();
+        assert_eq!(raw, line, "an event line must be byte-identical to rawjson");
+        assert_eq!(
+            serde_json::from_str::<StreamLine>(&line).unwrap(),
+            StreamLine::Event(ev)
+        );
+        let ctl = StreamLine::Control(Control::Exit {
+            exit_code: 1,
+            error: None,
+        });
+        let text = serde_json::to_string(&ctl).unwrap();
+        assert_eq!(serde_json::from_str::<StreamLine>(&text).unwrap(), ctl);
+    }
+}

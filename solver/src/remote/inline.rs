@@ -1,0 +1,144 @@
+//! `type=inline` caches: the cache config rides in the image config under
+//! `moby.buildkit.cache.v0` (base64 JSON, as BuildKit writes it), over the image's own
+//! layers. Only steps whose result is a bottom part of the image's chain can be described
+//! this way (BuildKit's `mode=min`).
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use kiln_cache::image::spec::{Descriptor, ImageConfig};
+
+use super::format::{self, CacheConfig, CacheEntry, ANNOTATION_UNCOMPRESSED, INLINE_CACHE_KEY};
+use super::RemoteError;
+use crate::cachekey::CacheKey;
+use crate::local::Chain;
+
+/// The value to store under [`INLINE_CACHE_KEY`] for the entries whose chains `image`
+/// starts with; `None` when there are none.
+pub fn encode(entries: &[CacheEntry], image: &Chain) -> Option<serde_json::Value> {
+    let inside: Vec<CacheEntry> = entries
+        .iter()
+        .filter(|e| is_prefix(&e.chain, image))
+        .cloned()
+        .collect();
+    if inside.iter().all(|e| e.chain.layers.is_empty()) {
+        return None;
+    }
+    let (config, _) = format::encode(&inside);
+    let json = serde_json::to_vec(&config).ok()?;
+    Some(serde_json::Value::String(
+        base64::engine::general_purpose::STANDARD.encode(json),
+    ))
+}
+
+/// Whether `chain` is a non-empty bottom part of `image`.
+pub fn is_prefix(chain: &Chain, image: &Chain) -> bool {
+    !chain.layers.is_empty()
+        && chain.layers.len() <= image.layers.len()
+        && chain.layers.iter().zip(&image.layers).all(|(a, b)| a == b)
+}
+
+/// The records of an image's inline cache; an image without one has none.
+pub fn decode_image(
+    cache: &str,
+    config: &ImageConfig,
+    layers: &[Descriptor],
+) -> Result<HashMap<CacheKey, Chain>, RemoteError> {
+    let Some(value) = config.extra.get(INLINE_CACHE_KEY) else {
+        tracing::warn!("build cache {cache}: the image has no inline cache ({INLINE_CACHE_KEY}); nothing to import");
+        return Ok(HashMap::new());
+    };
+    let unusable = |detail: String| RemoteError::Unusable {
+        cache: cache.to_string(),
+        detail,
+    };
+    let text = value
+        .as_str()
+        .ok_or_else(|| unusable(format!("{INLINE_CACHE_KEY} is not a string")))?;
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| unusable(format!("{INLINE_CACHE_KEY} is not base64: {e}")))?;
+    let cfg: CacheConfig = serde_json::from_slice(&json)
+        .map_err(|e| unusable(format!("{INLINE_CACHE_KEY} is not a cache config: {e}")))?;
+    // The image's diff ids pair with its layers by position.
+    let descriptors: Vec<Descriptor> = layers
+        .iter()
+        .zip(&config.rootfs.diff_ids)
+        .map(|(d, diff)| {
+            let mut d = d.clone();
+            d.annotations
+                .entry(ANNOTATION_UNCOMPRESSED.to_string())
+                .or_insert_with(|| diff.to_string());
+            d
+        })
+        .collect();
+    format::decode(&cfg, &descriptors).map_err(|source| RemoteError::Format {
+        cache: cache.to_string(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::Layer;
+    use kiln_cache::image::spec::RootFs;
+    use kiln_cache::Digest;
+
+    fn layer(n: u8) -> Layer {
+        Layer {
+            diff_id: Digest::of_bytes(&[b'd', n]),
+            blob: Digest::of_bytes(&[b'b', n]),
+            size: 10,
+            media_type: crate::local::chain::LAYER_MEDIA_TYPE.into(),
+        }
+    }
+
+    #[test]
+    fn keeps_only_steps_inside_the_image_and_reads_them_back() {
+        let image = Chain {
+            layers: vec![layer(1), layer(2)],
+        };
+        let key = |s: &str| CacheKey::from_stored(format!("sha256:{s}"));
+        let entries = vec![
+            CacheEntry {
+                key: key("a"),
+                inputs: vec![],
+                chain: Chain {
+                    layers: vec![layer(1)],
+                },
+            },
+            CacheEntry {
+                key: key("b"),
+                inputs: vec![key("a")],
+                chain: image.clone(),
+            },
+            CacheEntry {
+                key: key("other-stage"),
+                inputs: vec![],
+                chain: Chain {
+                    layers: vec![layer(3)],
+                },
+            },
+        ];
+        let value = encode(&entries, &image).expect("inline cache");
+        let mut config = ImageConfig {
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: image.diff_ids(),
+            },
+            ..Default::default()
+        };
+        config.extra.insert(INLINE_CACHE_KEY.into(), value);
+        // As a registry serves the manifest: no diff id annotations.
+        let layers: Vec<Descriptor> = image
+            .layers
+            .iter()
+            .map(|l| Descriptor::new(&l.media_type, l.blob.clone(), l.size))
+            .collect();
+        let records = decode_image("test", &config, &layers).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[&key("b")], image);
+        assert!(!records.contains_key(&key("other-stage")));
+    }
+}

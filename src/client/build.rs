@@ -1,0 +1,283 @@
+//! `kiln build` through the daemon: send the Dockerfile, learn which context files the
+//! compiled build reads, send exactly those (as BuildKit's filesync does: no whole-context
+//! tarball), and print the streamed progress with the in-process printers. Output, files
+//! written and exit codes are the in-process build's.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context};
+use bytes::Bytes;
+use clap::CommandFactory;
+use http_body_util::{BodyExt, StreamBody};
+use kiln_daemon::api::{BuildRequest, BuildResult, Control, LocalSource, Prepared, StreamLine};
+use kiln_daemon::client::{Client, ClientError};
+use kiln_solver::context::{select, Entry, EntryKind, Matcher};
+
+use crate::cmd::build::{build_args, input, BuildArgs};
+use crate::progress::{printer, ProgressMode};
+
+/// `docker build`'s exit code for a failed build.
+const BUILD_FAILED: i32 = 1;
+
+const LOST: &str = "the daemon ended the build stream without a result: it stopped or crashed during the build; run the build again (the steps that finished are cached)";
+
+/// Build flags the typed API carries; a build given any other (secrets, outputs, cache
+/// import/export, --runtime, ...) is forwarded whole to the daemon as a command instead.
+const TYPED_FLAGS: &[&str] = &[
+    "context",
+    "tags",
+    "file",
+    "target",
+    "build_args",
+    "no_cache",
+    "no_cache_filter",
+    "progress",
+    "labels",
+    "iidfile",
+    "metadata_file",
+    "quiet",
+    "platform",
+    "jobs",
+    "root",
+    "log_level",
+    "host",
+    "tlsverify",
+    "tlscacert",
+    "tlscert",
+    "tlskey",
+];
+
+/// Whether this build can use the typed build API.
+pub fn typed(args: &BuildArgs) -> bool {
+    if args.context == "-" || std::env::var_os("SOURCE_DATE_EPOCH").is_some() {
+        return false;
+    }
+    if args
+        .build_args
+        .iter()
+        .any(|a| a.starts_with("SOURCE_DATE_EPOCH"))
+    {
+        return false;
+    }
+    let Ok(matches) = crate::cli::Cli::command().try_get_matches_from(std::env::args_os()) else {
+        return false;
+    };
+    let Some(m) = matches.subcommand_matches("build") else {
+        return false;
+    };
+    m.ids().all(|id| {
+        TYPED_FLAGS.contains(&id.as_str())
+            || m.value_source(id.as_str()) != Some(clap::parser::ValueSource::CommandLine)
+    })
+}
+
+/// The context entries the sources select, each path once.
+fn selection(ctx: &Path, sources: &[LocalSource]) -> anyhow::Result<Vec<Entry>> {
+    let mut all = BTreeMap::new();
+    for s in sources {
+        if s.name != "context" {
+            bail!(
+                "the build reads the local source {:?}, which kiln cannot send to the daemon yet",
+                s.name
+            );
+        }
+        let matcher = Matcher::from_patterns(&s.exclude)?;
+        let include = if s.include.is_empty() {
+            vec![".".to_string()]
+        } else {
+            s.include.clone()
+        };
+        for e in select(ctx, &include, &matcher)? {
+            all.insert(e.path.clone(), e);
+        }
+    }
+    Ok(all.into_values().collect())
+}
+
+/// Writes a tar stream into the request body channel in large chunks.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 256 * 1024 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::other("the daemon stopped reading the context"))
+    }
+}
+
+/// Tar exactly `entries` of `ctx`: modes, owners and link targets as they are (they are
+/// part of the checksums the cache keys use).
+fn write_tar(ctx: &Path, entries: &[Entry], out: ChannelWriter) -> anyhow::Result<()> {
+    let mut tar = tar::Builder::new(out);
+    tar.follow_symlinks(false);
+    for e in entries {
+        if e.path.is_empty() || e.path == "." || e.kind == EntryKind::Other {
+            continue;
+        }
+        let path = ctx.join(&e.path);
+        tar.append_path_with_name(&path, &e.path)
+            .with_context(|| format!("sending {} to the daemon", path.display()))?;
+    }
+    let mut w = tar.into_inner().context("finishing the context upload")?;
+    w.flush().context("finishing the context upload")?;
+    Ok(())
+}
+
+pub fn run(rt: &tokio::runtime::Runtime, client: &Client, args: &BuildArgs) -> anyhow::Result<i32> {
+    let input = input::read_input(&args.context, args.file.as_deref(), &std::env::temp_dir())?;
+    let dockerfile = String::from_utf8(input.dockerfile.clone())
+        .map_err(|_| anyhow!("the Dockerfile {} is not UTF-8 text", input.dockerfile_name))?;
+    let req = BuildRequest {
+        dockerfile_name: input.dockerfile_name.clone(),
+        dockerfile,
+        ignore: input.ignore.clone(),
+        build_args: build_args(&args.build_args),
+        target: args.target.clone(),
+        tags: args.tags.clone(),
+        labels: args.labels.clone(),
+        no_cache: args.no_cache,
+        no_cache_filter: args.no_cache_filter.clone(),
+        platform: args.platform.clone(),
+    };
+    let prepared: Prepared = rt
+        .block_on(client.post_json("/v1/builds", &req))
+        .map_err(super::api_error)?;
+    let (id, warnings, sources) = match prepared {
+        Prepared::Failed { stderr, exit_code } => {
+            eprintln!("{stderr}");
+            return Ok(exit_code);
+        }
+        Prepared::Ready {
+            id,
+            warnings,
+            sources,
+        } => (id, warnings, sources),
+    };
+    let quiet = args.quiet || args.progress == ProgressMode::Quiet;
+    if !quiet {
+        for w in &warnings {
+            eprintln!("WARNING: {w}");
+        }
+    }
+    let entries = selection(&input.context, &sources)?;
+    tracing::debug!(files = entries.len(), "sending the selected context files");
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let ctx = input.context.clone();
+    let uploader = std::thread::spawn(move || {
+        write_tar(
+            &ctx,
+            &entries,
+            ChannelWriter {
+                tx,
+                buf: Vec::new(),
+            },
+        )
+    });
+    let frames = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|item: Result<Bytes, std::io::Error>| (item.map(hyper::body::Frame::data), rx))
+    });
+    let body = BodyExt::boxed(StreamBody::new(frames));
+    let mode = if quiet {
+        ProgressMode::Quiet
+    } else {
+        args.progress
+    };
+    let last = rt.block_on(async {
+        let mut lines = client
+            .post_stream(&format!("/v1/builds/{id}/solve"), body)
+            .await
+            .map_err(super::api_error)?;
+        let mut print = printer(mode);
+        let last = loop {
+            let line = tokio::select! {
+                l = lines.next() => match l {
+                    Err(ClientError::Stream(e)) => bail!("{LOST}: {e}"),
+                    other => other?,
+                },
+                _ = tokio::signal::ctrl_c() => {
+                    // Hanging up cancels the build in the daemon, as Ctrl-C does in-process.
+                    print.finish();
+                    eprintln!("ERROR: failed to solve: build cancelled");
+                    return Ok(Control::Exit { exit_code: BUILD_FAILED, error: None });
+                }
+            };
+            match line {
+                Some(StreamLine::Event(ev)) => print.event(&ev),
+                Some(StreamLine::Control(Control::Stderr { text })) => eprintln!("{text}"),
+                Some(StreamLine::Control(last)) => break last,
+                None => bail!("{LOST}"),
+            }
+        };
+        print.finish();
+        Ok::<_, anyhow::Error>(last)
+    })?;
+    match uploader.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e),
+        Err(_) => bail!("internal error: the context upload thread panicked"),
+    }
+    match last {
+        Control::Result { result } => finish(args, quiet, &result),
+        Control::Exit { exit_code, error } => {
+            if let Some(e) = error {
+                return Err(super::api_error(kiln_daemon::client::ClientError::Api {
+                    status: hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                    body: e,
+                }))
+                .map(|()| exit_code);
+            }
+            Ok(exit_code)
+        }
+        Control::Stderr { .. } => bail!("internal error: a stderr line ended the build stream"),
+    }
+}
+
+/// What the in-process build does after writing the image: id files and the summary.
+fn finish(args: &BuildArgs, quiet: bool, r: &BuildResult) -> anyhow::Result<i32> {
+    if let Some(f) = &args.iidfile {
+        std::fs::write(f, &r.image_id)
+            .with_context(|| format!("writing --iidfile {}", f.display()))?;
+    }
+    if let Some(f) = &args.metadata_file {
+        let mut meta = serde_json::json!({
+            "containerimage.digest": r.manifest_digest,
+            "containerimage.config.digest": r.image_id,
+        });
+        if !r.tags.is_empty() {
+            meta["image.name"] = serde_json::Value::String(r.tags.join(","));
+        }
+        std::fs::write(f, serde_json::to_vec_pretty(&meta)?)
+            .with_context(|| format!("writing --metadata-file {}", f.display()))?;
+    }
+    if quiet {
+        println!("{}", r.image_id);
+    } else if args.progress != ProgressMode::Rawjson {
+        eprintln!(
+            "writing image {} done ({} steps ran, {} cached, {:.1}s)",
+            r.image_id, r.steps_ran, r.steps_cached, r.seconds
+        );
+        for n in &r.tags {
+            eprintln!("naming to {n} done");
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,154 @@
+//! Image events in `kiln events`: pull, push (against a real docker-registry), tag, untag
+//! and delete, including the tag of an image a build created.
+
+mod runtime_support;
+
+use runtime_support::Rt;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// An unauthenticated `docker-registry` on a free loopback port; killed on drop.
+struct Registry {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n  secret: kiln-test\n",
+                dir.path().join("storage").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("/usr/bin/docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry (apt-get install docker-registry)");
+        let reg = Registry {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        reg
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// (action, actor id, name attribute) of the image events since `since`.
+fn image_events(rt: &Rt, since: &str, extra: &[&str]) -> Vec<(String, String, String)> {
+    let until = unix_now();
+    let mut args = vec![
+        "events",
+        "--since",
+        since,
+        "--until",
+        &until,
+        "--filter",
+        "type=image",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    rt.ok(&args)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["Type"], "image", "{l}");
+            (
+                v["Action"].as_str().unwrap().to_string(),
+                v["Actor"]["ID"].as_str().unwrap().to_string(),
+                v["Actor"]["Attributes"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Now as unix seconds with a fraction, a form `--since`/`--until` accept.
+fn unix_now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+#[test]
+fn tag_untag_delete_build_pull_and_push_are_events() {
+    let rt = Rt::new();
+    let start = unix_now();
+    let id = rt
+        .ok(&["inspect", "-f", "{{.Id}}", "busybox"])
+        .trim()
+        .to_string();
+    rt.ok(&["tag", "busybox", "mine:1"]);
+    rt.ok(&["rmi", "mine:1"]);
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN echo hi > /f\n",
+    )
+    .unwrap();
+    let built = rt
+        .ok(&["build", "-q", "-t", "built:1", ctx.path().to_str().unwrap()])
+        .trim()
+        .to_string();
+    rt.ok(&["rmi", "built:1"]);
+
+    let evs = image_events(&rt, &start, &[]);
+    let want = [
+        ("tag", id.as_str(), "docker.io/library/mine:1"),
+        ("untag", id.as_str(), "docker.io/library/mine:1"),
+        ("tag", built.as_str(), "docker.io/library/built:1"),
+        ("untag", built.as_str(), "docker.io/library/built:1"),
+        ("delete", built.as_str(), built.as_str()),
+    ];
+    let got: Vec<(&str, &str, &str)> = evs
+        .iter()
+        .map(|(a, i, n)| (a.as_str(), i.as_str(), n.as_str()))
+        .collect();
+    assert_eq!(got, want, "all events: {evs:?}");
+    // --filter image= narrows to one image's events.
+    let only = image_events(&rt, &start, &["--filter", "image=mine:1"]);
+    assert_eq!(only.len(), 2, "{only:?}");
+
+    let reg = Registry::start();
+    let name = format!("{}/ev/busybox:1", reg.addr);
+    let mark = unix_now();
+    rt.ok(&["tag", "busybox", &name]);
+    rt.ok(&["push", "-q", &name]);
+    rt.ok(&["rmi", &name]);
+    rt.ok(&["pull", "-q", &name]);
+    let evs = image_events(&rt, &mark, &[]);
+    let actions: Vec<&str> = evs.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(actions, ["tag", "push", "untag", "tag", "pull"], "{evs:?}");
+    assert_eq!(evs[1].1, name);
+    assert_eq!(evs[4].1, name);
+}
