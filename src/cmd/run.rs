@@ -36,7 +36,7 @@ pub struct RunArgs {
     /// Override the image's entrypoint ("" clears it)
     #[arg(long)]
     pub entrypoint: Option<String>,
-    /// Pass stdin to the container (read to its end before the container starts)
+    /// Pass stdin to the container (streamed while it runs)
     #[arg(short = 'i', long)]
     pub interactive: bool,
     /// Give the container a pseudo-terminal (runs under kiln's runtime: raw mode, window
@@ -163,12 +163,24 @@ fn run_container(
         .clone()
         .or_else(|| cc.user.clone().filter(|u| !u.is_empty()));
     spec.network = network;
-    let stdin = if args.interactive && !std::io::stdin().is_terminal() {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .context("reading stdin for the container")?;
-        Stdin::Bytes(buf)
+    let stdin = if args.interactive {
+        // Streamed as it comes (a pipe or a terminal's lines), EOF closes the container's.
+        let (handle, stdin) = kiln_executor::stdin_stream();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match std::io::stdin().lock().read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if !handle.write(buf[..n].to_vec()) {
+                            return;
+                        }
+                    }
+                }
+            }
+            handle.close();
+        });
+        stdin
     } else {
         Stdin::Null
     };
