@@ -4,7 +4,7 @@
 //! With `-d` or any runtime option (`--name`, `-v`, `--restart`, …) the container runs under
 //! kiln's runtime instead (`container_run.rs`).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 
 use anyhow::{bail, Context};
 use clap::Args;

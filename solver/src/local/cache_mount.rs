@@ -134,7 +134,7 @@ pub fn acquire(
                 Err((_, errno)) => return Err(lock_err(errno)),
             },
             CacheSharing::Locked => {
-                Flock::lock(file, FlockArg::LockShared).map_err(|(_, e)| lock_err(e))?
+                Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| lock_err(e))?
             }
             CacheSharing::Shared => {
                 let l = Flock::lock(file, FlockArg::LockShared).map_err(|(_, e)| lock_err(e))?;

@@ -46,10 +46,15 @@ pub fn clamp_tar(input: &mut dyn Read, out: &mut dyn Write, epoch: i64) -> Resul
         let padded = size.div_ceil(BLOCK as u64) * BLOCK as u64;
         if kind == b'x' || kind == b'g' {
             // PAX records: small, rewritten in memory; the header's size follows them.
-            let len = usize::try_from(size).map_err(|_| ClampError::Header {
-                offset,
-                reason: "PAX header too large".into(),
-            })?;
+            // Records are names, xattrs and times: bounded, so a corrupt size cannot make
+            // this allocate without limit.
+            let len = usize::try_from(size)
+                .ok()
+                .filter(|&l| l <= 16 << 20)
+                .ok_or_else(|| ClampError::Header {
+                    offset,
+                    reason: format!("PAX header of {size} bytes is too large"),
+                })?;
             let mut data = vec![0u8; padded as usize];
             input.read_exact(&mut data).map_err(ClampError::Read)?;
             data.truncate(len);
