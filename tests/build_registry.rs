@@ -90,14 +90,17 @@ fn push_sends_the_image_to_every_name() {
     let ctx = context(&k, "ctx", "FROM busybox\nRUN echo pushed > /p.txt\n");
     let one = reg.name("team/app:1");
     let two = reg.name("other/app:2");
-    let (_, digest) = built_digest(&k, &["-t", &one, "-t", &two, "--push", &ctx]);
+    // A pinned epoch makes the second build's image byte-identical (otherwise `created`
+    // is the build's own second and two builds may straddle one).
+    let epoch = "--build-arg=SOURCE_DATE_EPOCH=1700000000";
+    let (_, digest) = built_digest(&k, &[epoch, "-t", &one, "-t", &two, "--push", &ctx]);
     assert_eq!(remote_digest(&one).as_deref(), Some(digest.as_str()));
     assert_eq!(remote_digest(&two).as_deref(), Some(digest.as_str()));
 
     // --output type=image,name=…,push=true: the output's name, tagged locally too.
     let three = reg.name("team/app:3");
     let out = format!("type=image,name={three},push=true");
-    let (_, digest3) = built_digest(&k, &["--output", &out, &ctx]);
+    let (_, digest3) = built_digest(&k, &[epoch, "--output", &out, &ctx]);
     assert_eq!(digest3, digest, "same build, same image");
     assert_eq!(remote_digest(&three).as_deref(), Some(digest.as_str()));
     assert!(k.ok(&["images"]).contains("team/app"));

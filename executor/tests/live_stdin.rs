@@ -25,9 +25,15 @@ async fn until(rx: &mut mpsc::UnboundedReceiver<OutputLine>, seen: &mut String, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipe_input_arrives_live_and_close_ends_it() {
+    for runtime in ["native", "runc"] {
+        pipe_input(runtime).await;
+    }
+}
+
+async fn pipe_input(runtime: &str) {
     busybox();
-    let sb = Sandbox::new("live-pipe");
-    let exec = sb.native();
+    let sb = Sandbox::new(&format!("live-pipe-{runtime}"));
+    let exec = sb.executor(runtime);
     // The prompt has no newline: it must still arrive before the input is sent.
     let spec = sb.sh("printf 'name? '; read n; echo \"hi $n\"; cat; echo done");
     let (handle, stdin) = stdin_stream();
