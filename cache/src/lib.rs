@@ -25,4 +25,5 @@ pub mod commit;
 pub mod df;
 pub mod gc;
 pub mod lease;
+pub mod prehashed;
 pub mod snapshot;

@@ -65,6 +65,59 @@ pub struct BuildRequest {
     pub no_cache: bool,
     pub no_cache_filter: Vec<String>,
     pub platform: Option<String>,
+    /// `--secret` values, read on the client. Held in memory for this build only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
+    #[serde(default)]
+    pub squash: bool,
+    /// `--pull`: resolve base image tags against their registries.
+    #[serde(default)]
+    pub pull: bool,
+    /// SOURCE_DATE_EPOCH as the client resolved it (its `--build-arg` or environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_date_epoch: Option<i64>,
+    /// `--output` specs as given; `dest=` names a path on the client, which writes what
+    /// `GET /v1/builds/{id}/outputs/{n}` streams.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
+    /// `--explain`: stream the cache-miss report as stderr lines.
+    #[serde(default)]
+    pub explain: bool,
+    /// "The same build" for explanations (context, Dockerfile and target on the client).
+    #[serde(default)]
+    pub identity: String,
+}
+
+/// One `--secret`: its id and value. The value's `Debug` is redacted, so a logged request
+/// never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Secret {
+    pub id: String,
+    #[serde(with = "base64_bytes")]
+    pub value: Vec<u8>,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({}, <{} bytes>)", self.id, self.value.len())
+    }
+}
+
+/// Secret bytes travel as base64 text (JSON has no byte strings).
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// A local source the build reads: send the files that these patterns select.
@@ -98,6 +151,10 @@ pub struct BuildResult {
     pub steps_ran: usize,
     pub steps_cached: usize,
     pub seconds: f64,
+    /// Indexes into the request's `outputs` whose file the client fetches from
+    /// `GET /v1/builds/{id}/outputs/{n}` (local, tar, oci and docker outputs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<usize>,
 }
 
 /// Stream lines that are not solver events.
@@ -106,6 +163,8 @@ pub struct BuildResult {
 pub enum Control {
     /// Text the in-process command would have written to stderr.
     Stderr { text: String },
+    /// Where the daemon keeps this build's full step logs (a path on the daemon's machine).
+    Logs { dir: String },
     /// The build succeeded; the last line of the stream.
     Result { result: BuildResult },
     /// The build ended without an image; the last line of the stream.
@@ -196,5 +255,28 @@ mod tests {
         });
         let text = serde_json::to_string(&ctl).unwrap();
         assert_eq!(serde_json::from_str::<StreamLine>(&text).unwrap(), ctl);
+    }
+
+    #[test]
+    fn secrets_travel_as_base64_and_never_show_in_debug() {
+        let req = BuildRequest {
+            secrets: vec![Secret {
+                id: "tok".into(),
+                value: b"hunter2\n\x00".to_vec(),
+            }],
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+        assert_eq!(serde_json::from_str::<BuildRequest>(&json).unwrap(), req);
+        let debug = format!("{req:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("tok"), "{debug}");
+        // An old client's request (no new fields) still parses.
+        let old: BuildRequest = serde_json::from_str(
+            r#"{"dockerfile_name":"Dockerfile","dockerfile":"FROM x","ignore":[],"build_args":{},"target":null,"tags":[],"labels":[],"no_cache":false,"no_cache_filter":[],"platform":null}"#,
+        )
+        .unwrap();
+        assert!(old.secrets.is_empty() && old.outputs.is_empty());
     }
 }

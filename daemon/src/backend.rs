@@ -40,6 +40,13 @@ impl LineSink {
         let _ = self.tx.send(StreamLine::Event(ev));
     }
 
+    /// Where the daemon keeps this build's full step logs.
+    pub fn logs(&self, dir: impl Into<String>) {
+        let _ = self
+            .tx
+            .send(StreamLine::Control(Control::Logs { dir: dir.into() }));
+    }
+
     /// A line the in-process command would print on stderr (newline added by the client).
     pub fn stderr(&self, text: impl Into<String>) {
         let _ = self
@@ -57,12 +64,14 @@ pub trait BuildBackend: Send + Sync + 'static {
     fn prepare(&self, req: BuildRequest) -> Result<Prepare<Self::Session>, ErrorBody>;
 
     /// Solve a prepared build whose local source `context` is the directory `context`
-    /// (holding only the selected files), reporting on `sink`. Returns the last line:
-    /// [`Control::Result`] or [`Control::Exit`].
+    /// (holding only the selected files), reporting on `sink`. Outputs for the client go
+    /// into `outputs` as files named by their index in the request's `outputs`, listed in
+    /// the result. Returns the last line: [`Control::Result`] or [`Control::Exit`].
     async fn solve(
         &self,
         session: Self::Session,
         context: PathBuf,
+        outputs: PathBuf,
         sink: LineSink,
         cancel: CancellationToken,
     ) -> Control;

@@ -100,9 +100,11 @@ pub(crate) async fn solve<B: BuildBackend>(
             )
         })?;
     let shared = s.clone();
-    let slot = tokio::task::spawn_blocking(move || {
+    let out_id = id.clone();
+    let (slot, outputs) = tokio::task::spawn_blocking(move || {
         let slot = shared.slots.acquire()?;
-        unpack(body, slot.path().to_path_buf()).map(|_| slot)
+        let outputs = shared.outputs.create(&out_id)?;
+        unpack(body, slot.path().to_path_buf()).map(|_| (slot, outputs))
     })
     .await
     .map_err(internal)?
@@ -123,8 +125,11 @@ pub(crate) async fn solve<B: BuildBackend>(
         let cancel = cancel.clone();
         let context = slot.path().to_path_buf();
         tokio::spawn(async move {
-            let last = s.backend.solve(session, context, sink, cancel).await;
+            let dir = outputs.clone();
+            let last = s.backend.solve(session, context, outputs, sink, cancel).await;
             drop(slot);
+            // A build without outputs for its client leaves no directory behind.
+            crate::outputs::remove_if_empty(&dir);
             last
         })
     };

@@ -255,6 +255,20 @@ impl Client {
         })
     }
 
+    /// `GET` a byte stream (a build output).
+    pub async fn get_reader(
+        &self,
+        path: &str,
+    ) -> Result<Pin<Box<dyn tokio::io::AsyncRead + Send>>, ClientError> {
+        let resp = self.send(Method::GET, path, empty_body(), false).await?;
+        let resp = self.check(resp).await?;
+        let stream = resp
+            .into_body()
+            .into_data_stream()
+            .map_err(std::io::Error::other);
+        Ok(Box::pin(tokio_util::io::StreamReader::new(stream)))
+    }
+
     /// Open a command session (`POST /v1/commands`, upgraded); speak `frames` on it.
     pub async fn command_stream(&self) -> Result<TokioIo<hyper::upgrade::Upgraded>, ClientError> {
         let resp = self

@@ -23,6 +23,7 @@ pub mod listen;
 pub mod lock;
 pub mod metrics;
 pub mod pty;
+pub mod outputs;
 mod routes;
 pub mod server;
 mod slots;

@@ -34,6 +34,10 @@ pub(crate) fn router<B: BuildBackend>(shared: Arc<Shared<B>>) -> Router {
             "/v1/builds/{id}/solve",
             post(crate::build_routes::solve::<B>),
         )
+        .route(
+            "/v1/builds/{id}/outputs/{n}",
+            get(crate::outputs::fetch::<B>),
+        )
         .route("/v1/commands", post(crate::command::command::<B>))
         .fallback(not_found)
         .with_state(shared)

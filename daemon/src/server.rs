@@ -62,6 +62,7 @@ pub struct Shared<B: BuildBackend> {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) sessions: Mutex<HashMap<String, (B::Session, Instant)>>,
     pub(crate) slots: ContextSlots,
+    pub(crate) outputs: crate::outputs::OutputDirs,
     pub(crate) config: Mutex<Config>,
     pub(crate) store: Arc<Store>,
     /// Cancelled when shutdown stops waiting: running builds and commands end.
@@ -120,6 +121,8 @@ pub async fn run<B: BuildBackend>(opts: DaemonOptions, backend: B) -> Result<(),
     };
     let slots = ContextSlots::new(opts.root.join("daemon/contexts"));
     slots.reset();
+    let outputs = crate::outputs::OutputDirs::new(opts.root.join("daemon/outputs"));
+    outputs.reset();
     let shared = Arc::new(Shared {
         backend: Arc::new(backend),
         root: opts.root.clone(),
@@ -129,6 +132,7 @@ pub async fn run<B: BuildBackend>(opts: DaemonOptions, backend: B) -> Result<(),
         metrics: Arc::new(Metrics::default()),
         sessions: Mutex::new(HashMap::new()),
         slots,
+        outputs,
         config: Mutex::new(config),
         store: opts.store.clone(),
         work: CancellationToken::new(),

@@ -31,6 +31,7 @@ impl BuildBackend for NoBuilds {
         &self,
         _: (),
         _: std::path::PathBuf,
+        _: std::path::PathBuf,
         _: LineSink,
         _: CancellationToken,
     ) -> Control {

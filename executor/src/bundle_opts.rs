@@ -70,6 +70,10 @@ pub(crate) fn apply(spec: &ContainerSpec, config: &mut Value) -> Result<(), Stri
             obj.remove("seccomp");
         }
         linux["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+        // Docker hands a privileged container every host device; runc creates them.
+        for node in host_devices(std::path::Path::new("/dev"), 0) {
+            push(config, &["linux", "devices"], node);
+        }
         if let Some(mounts) = config["mounts"].as_array_mut() {
             for m in mounts.iter_mut().filter(|m| m["destination"] == "/sys") {
                 m["options"] = json!(["nosuid", "noexec", "nodev", "rw"]);
@@ -101,6 +105,48 @@ fn namespaces(spec: &ContainerSpec, config: &mut Value) {
             obj.remove("hostname");
         }
     }
+}
+
+/// Nodes runc creates itself in every container, and `/dev` parts that are mounts of
+/// the container's own.
+const RUNC_OWN: &[&str] = &[
+    "null", "zero", "full", "random", "urandom", "tty", "console", "ptmx", "pts", "shm", "mqueue",
+    "fd", "core",
+];
+
+/// The character and block devices below the host's `/dev`, as OCI device entries.
+fn host_devices(dir: &std::path::Path, depth: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if depth == 0 && RUNC_OWN.iter().any(|n| name == *n) {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        let ft = meta.file_type();
+        if ft.is_dir() && depth < 3 {
+            out.extend(host_devices(&entry.path(), depth + 1));
+            continue;
+        }
+        let kind = if ft.is_char_device() {
+            "c"
+        } else if ft.is_block_device() {
+            "b"
+        } else {
+            continue;
+        };
+        out.push(json!({
+            "path": entry.path(), "type": kind,
+            "major": libc::major(meta.rdev()), "minor": libc::minor(meta.rdev()),
+            "fileMode": meta.mode() & 0o7777, "uid": meta.uid(), "gid": meta.gid(),
+        }));
+    }
+    out
 }
 
 fn push(config: &mut Value, path: &[&str], item: Value) {

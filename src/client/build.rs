@@ -11,11 +11,13 @@ use anyhow::{anyhow, bail, Context};
 use bytes::Bytes;
 use clap::CommandFactory;
 use http_body_util::{BodyExt, StreamBody};
-use kiln_daemon::api::{BuildRequest, BuildResult, Control, LocalSource, Prepared, StreamLine};
+use kiln_daemon::api::{
+    BuildRequest, BuildResult, Control, LocalSource, Prepared, Secret, StreamLine,
+};
 use kiln_daemon::client::{Client, ClientError};
 use kiln_solver::context::{select, Entry, EntryKind, Matcher};
 
-use crate::cmd::build::{build_args, input, BuildArgs};
+use crate::cmd::build::{build_args, finish, input, logs, secrets, BuildArgs};
 use crate::progress::{printer, ProgressMode};
 
 /// `docker build`'s exit code for a failed build.
@@ -23,9 +25,16 @@ const BUILD_FAILED: i32 = 1;
 
 const LOST: &str = "the daemon ended the build stream without a result: it stopped or crashed during the build; run the build again (the steps that finished are cached)";
 
-/// Build flags the typed API carries; a build given any other (secrets, outputs, cache
-/// import/export, --runtime, ...) is forwarded whole to the daemon as a command instead.
+/// Build flags the typed API carries; a build given any other (--ssh, cache import/export,
+/// --push, --on-error, --keep-intermediate, --runtime, ...) is forwarded whole to the
+/// daemon as a command instead (docs/API.md says why for each).
 const TYPED_FLAGS: &[&str] = &[
+    "secrets",
+    "outputs",
+    "squash",
+    "pull",
+    "explain",
+    "logs",
     "context",
     "tags",
     "file",
@@ -51,14 +60,14 @@ const TYPED_FLAGS: &[&str] = &[
 
 /// Whether this build can use the typed build API.
 pub fn typed(args: &BuildArgs) -> bool {
-    if args.context == "-" || std::env::var_os("SOURCE_DATE_EPOCH").is_some() {
-        return false;
-    }
-    if args
-        .build_args
-        .iter()
-        .any(|a| a.starts_with("SOURCE_DATE_EPOCH"))
-    {
+    // An image output that names or pushes goes to registries with the client's
+    // credentials: forwarded.
+    let registry_output = args.outputs.iter().any(|o| {
+        o.split(',').any(|f| {
+            f.starts_with("name=") || f.starts_with("push=") || f == "type=registry"
+        })
+    });
+    if registry_output {
         return false;
     }
     let Ok(matches) = crate::cli::Cli::command().try_get_matches_from(std::env::args_os()) else {
@@ -141,20 +150,39 @@ fn write_tar(ctx: &Path, entries: &[Entry], out: ChannelWriter) -> anyhow::Resul
 }
 
 pub fn run(rt: &tokio::runtime::Runtime, client: &Client, args: &BuildArgs) -> anyhow::Result<i32> {
+    let outputs = super::outputs::parse(&args.outputs)?;
+    // A context or Dockerfile on stdin is read here, like any other, and its selected
+    // files uploaded.
     let input = input::read_input(&args.context, args.file.as_deref(), &std::env::temp_dir())?;
     let dockerfile = String::from_utf8(input.dockerfile.clone())
         .map_err(|_| anyhow!("the Dockerfile {} is not UTF-8 text", input.dockerfile_name))?;
+    let resolved_args = build_args(&args.build_args);
+    let mut wire_secrets = Vec::new();
+    for s in &args.secrets {
+        let (id, value) = secrets::read_secret(s)?;
+        wire_secrets.push(Secret {
+            id,
+            value: value.bytes().to_vec(),
+        });
+    }
     let req = BuildRequest {
         dockerfile_name: input.dockerfile_name.clone(),
         dockerfile,
         ignore: input.ignore.clone(),
-        build_args: build_args(&args.build_args),
+        source_date_epoch: finish::source_date_epoch(&resolved_args)?,
+        build_args: resolved_args,
         target: args.target.clone(),
         tags: args.tags.clone(),
         labels: args.labels.clone(),
         no_cache: args.no_cache,
         no_cache_filter: args.no_cache_filter.clone(),
         platform: args.platform.clone(),
+        secrets: wire_secrets,
+        squash: args.squash,
+        pull: args.pull,
+        outputs: args.outputs.clone(),
+        explain: args.explain,
+        identity: logs::identity(args),
     };
     let prepared: Prepared = rt
         .block_on(client.post_json("/v1/builds", &req))
@@ -201,6 +229,12 @@ pub fn run(rt: &tokio::runtime::Runtime, client: &Client, args: &BuildArgs) -> a
     } else {
         args.progress
     };
+    // `--logs DIR` is a directory on the client: written here from the streamed events.
+    let mut own_logs = match &args.logs {
+        Some(d) => Some(logs::StepLogs::new(Path::new("."), Some(d))?),
+        None => None,
+    };
+    let mut logs_dir = own_logs.as_ref().map(|l| l.dir().display().to_string());
     let last = rt.block_on(async {
         let mut lines = client
             .post_stream(&format!("/v1/builds/{id}/solve"), body)
@@ -221,8 +255,16 @@ pub fn run(rt: &tokio::runtime::Runtime, client: &Client, args: &BuildArgs) -> a
                 }
             };
             match line {
-                Some(StreamLine::Event(ev)) => print.event(&ev),
+                Some(StreamLine::Event(ev)) => {
+                    if let Some(l) = own_logs.as_mut() {
+                        l.event(&ev);
+                    }
+                    print.event(&ev)
+                }
                 Some(StreamLine::Control(Control::Stderr { text })) => eprintln!("{text}"),
+                Some(StreamLine::Control(Control::Logs { dir })) => {
+                    logs_dir.get_or_insert(dir);
+                }
                 Some(StreamLine::Control(last)) => break last,
                 None => bail!("{LOST}"),
             }
@@ -235,8 +277,17 @@ pub fn run(rt: &tokio::runtime::Runtime, client: &Client, args: &BuildArgs) -> a
         Ok(Err(e)) => return Err(e),
         Err(_) => bail!("internal error: the context upload thread panicked"),
     }
+    drop(own_logs);
     match last {
-        Control::Result { result } => finish(args, quiet, &result),
+        Control::Result { result } => {
+            for &n in &result.outputs {
+                let spec = outputs.get(n).with_context(|| {
+                    format!("internal error: the daemon wrote output {n}, which was not asked for")
+                })?;
+                super::outputs::fetch(rt, client, &id, n, spec)?;
+            }
+            report_result(args, quiet, &result, logs_dir.as_deref())
+        }
         Control::Exit { exit_code, error } => {
             if let Some(e) = error {
                 return Err(super::api_error(kiln_daemon::client::ClientError::Api {
@@ -245,14 +296,24 @@ pub fn run(rt: &tokio::runtime::Runtime, client: &Client, args: &BuildArgs) -> a
                 }))
                 .map(|()| exit_code);
             }
+            if let Some(dir) = logs_dir.filter(|_| !quiet) {
+                eprintln!("full step logs: {dir}");
+            }
             Ok(exit_code)
         }
-        Control::Stderr { .. } => bail!("internal error: a stderr line ended the build stream"),
+        Control::Stderr { .. } | Control::Logs { .. } => {
+            bail!("internal error: a stderr or logs line ended the build stream")
+        }
     }
 }
 
 /// What the in-process build does after writing the image: id files and the summary.
-fn finish(args: &BuildArgs, quiet: bool, r: &BuildResult) -> anyhow::Result<i32> {
+fn report_result(
+    args: &BuildArgs,
+    quiet: bool,
+    r: &BuildResult,
+    logs_dir: Option<&str>,
+) -> anyhow::Result<i32> {
     if let Some(f) = &args.iidfile {
         std::fs::write(f, &r.image_id)
             .with_context(|| format!("writing --iidfile {}", f.display()))?;
@@ -277,6 +338,9 @@ fn finish(args: &BuildArgs, quiet: bool, r: &BuildResult) -> anyhow::Result<i32>
         );
         for n in &r.tags {
             eprintln!("naming to {n} done");
+        }
+        if let Some(dir) = logs_dir {
+            eprintln!("full step logs: {dir}");
         }
     }
     Ok(0)

@@ -8,6 +8,7 @@
 
 mod build;
 mod forward;
+mod outputs;
 mod terminal;
 
 use std::path::{Path, PathBuf};

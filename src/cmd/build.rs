@@ -6,13 +6,13 @@ pub(crate) mod explain;
 pub(crate) mod failure;
 pub(crate) mod finish;
 pub(crate) mod input;
-mod logs;
+pub(crate) mod logs;
 mod onerror;
-mod output;
+pub(crate) mod output;
 pub(crate) mod pull;
 mod push;
 pub(crate) mod resolver;
-mod secrets;
+pub(crate) mod secrets;
 pub(crate) mod store;
 
 use std::collections::{BTreeMap, BTreeSet};

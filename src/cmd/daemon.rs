@@ -3,6 +3,7 @@
 //! The service machinery is the kiln-daemon crate; builds run here (`daemon/backend.rs`).
 
 mod backend;
+mod outputs;
 pub mod info;
 
 use std::path::PathBuf;

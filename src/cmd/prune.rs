@@ -65,8 +65,13 @@ pub fn run(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
     let report = store.prune_build_cache(&args.options()?)?;
     print_report(&report);
-    // RUN --mount=type=cache directories are build cache too (as in BuildKit's prune);
-    // those a running build holds stay.
+    prune_cache_mounts(&store)?;
+    Ok(0)
+}
+
+/// RUN --mount=type=cache directories are build cache too (as in BuildKit's prune); those
+/// a running build holds stay.
+pub fn prune_cache_mounts(store: &kiln_cache::Store) -> anyhow::Result<()> {
     let mounts = kiln_solver::local::prune_cache_mounts(store.root()).map_err(|e| {
         anyhow::anyhow!(
             "removing cache mounts under {}: {e}",
@@ -76,5 +81,5 @@ pub fn run(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<i32> {
     for m in &mounts {
         println!("Deleted cache mount: {} ({})", m.id, human_size(m.bytes));
     }
-    Ok(0)
+    Ok(())
 }

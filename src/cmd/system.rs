@@ -88,6 +88,7 @@ pub fn run(global: &GlobalArgs, args: SystemArgs) -> anyhow::Result<i32> {
         SystemCommand::Prune(a) => {
             let report = store.prune_system(&a.options()?)?;
             print_report(&report);
+            super::prune::prune_cache_mounts(&store)?;
             Ok(0)
         }
         SystemCommand::Info(a) => {

@@ -50,7 +50,10 @@ pub fn relay(mut sock: UnixStream, opts: &AttachOptions) -> Result<Outcome, Atta
         stdin: opts.stdin,
     };
     let hello = serde_json::to_vec(&hello).map_err(|e| AttachError::Protocol(e.to_string()))?;
-    send(&mut sock, Kind::Hello, &hello)?;
+    if send(&mut sock, Kind::Hello, &hello).is_err() {
+        // The monitor is closing: the process has just ended.
+        return Ok(Outcome::Ended(None));
+    }
     let _raw = (opts.tty && opts.stdin).then(RawMode::enter);
     // SIGWINCH as a readable descriptor; blocked first so it is not lost (its default
     // action is to ignore it).
@@ -65,9 +68,12 @@ pub fn relay(mut sock: UnixStream, opts: &AttachOptions) -> Result<Outcome, Atta
     };
     if opts.tty {
         if let Some((rows, cols)) = window_size() {
-            send(&mut sock, Kind::Resize, &resize_payload(rows, cols))?;
+            // A vanished monitor shows up as end of stream below.
+            let _ = send(&mut sock, Kind::Resize, &resize_payload(rows, cols));
         }
     }
+    // From here on a failed send means the monitor went away with the process: the
+    // caller learns the exit code from the container's record.
     let mut matcher = DetachMatcher::new(opts.detach_keys.clone());
     let mut stdin_open = opts.stdin;
     let mut inbuf = Vec::new();
@@ -101,7 +107,9 @@ pub fn relay(mut sock: UnixStream, opts: &AttachOptions) -> Result<Outcome, Atta
                 let _ = w.read_signal();
             }
             if let Some((rows, cols)) = window_size() {
-                send(&mut sock, Kind::Resize, &resize_payload(rows, cols))?;
+                if send(&mut sock, Kind::Resize, &resize_payload(rows, cols)).is_err() {
+                    return Ok(Outcome::Ended(None));
+                }
             }
         }
         if stdin_ready {
@@ -111,23 +119,31 @@ pub fn relay(mut sock: UnixStream, opts: &AttachOptions) -> Result<Outcome, Atta
                     stdin_open = false;
                     // A terminal keeps the container's input open; a pipe's end is its EOF.
                     if !opts.tty {
-                        send(&mut sock, Kind::CloseStdin, b"")?;
+                        if send(&mut sock, Kind::CloseStdin, b"").is_err() {
+                            return Ok(Outcome::Ended(None));
+                        }
                     }
                 }
                 Ok(n) if opts.tty => match matcher.scan(&chunk[..n]) {
                     Scan::Forward(bytes) => {
                         if !bytes.is_empty() {
-                            send(&mut sock, Kind::Stdin, &bytes)?;
+                            if send(&mut sock, Kind::Stdin, &bytes).is_err() {
+                                return Ok(Outcome::Ended(None));
+                            }
                         }
                     }
                     Scan::Detach(before) => {
                         if !before.is_empty() {
-                            send(&mut sock, Kind::Stdin, &before)?;
+                            let _ = send(&mut sock, Kind::Stdin, &before);
                         }
                         return Ok(Outcome::Detached);
                     }
                 },
-                Ok(n) => send(&mut sock, Kind::Stdin, &chunk[..n])?,
+                Ok(n) => {
+                    if send(&mut sock, Kind::Stdin, &chunk[..n]).is_err() {
+                        return Ok(Outcome::Ended(None));
+                    }
+                }
             }
         }
         if sock_ready {

@@ -82,9 +82,19 @@ pub struct CacheRecord {
     /// The result: the layer index the record's chain ends at.
     #[serde(rename = "layers", default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<CacheResult>,
+    /// Results as chains of layer indexes, bottom first (BuildKit's `chains`): how a result
+    /// with no layers at all is written, as one chain with no indexes.
+    #[serde(rename = "chains", default, skip_serializing_if = "Vec::is_empty")]
+    pub chains: Vec<ChainedResult>,
     /// Per input of the step, the records it may link to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<Vec<CacheInput>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChainedResult {
+    #[serde(default)]
+    pub layers: Vec<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,7 +118,8 @@ pub struct CacheEntry {
 }
 
 /// The config for `entries` and the layer blobs it refers to (each once), bottom layers
-/// first. Entries with an empty chain are left out: a record needs a layer to point at.
+/// first. An entry with an empty chain (a step on `scratch` that adds no layer) becomes a
+/// record whose one result is an empty chain, so it is a hit on import like any other.
 pub fn encode(entries: &[CacheEntry]) -> (CacheConfig, Vec<Layer>) {
     let mut config = CacheConfig::default();
     let mut blobs: Vec<Layer> = Vec::new();
@@ -116,7 +127,7 @@ pub fn encode(entries: &[CacheEntry]) -> (CacheConfig, Vec<Layer>) {
     // (blob, parent index) → layer index: chains share their common bottom.
     let mut layer_index: HashMap<(Digest, i64), usize> = HashMap::new();
     let mut record_index: HashMap<&CacheKey, usize> = HashMap::new();
-    for e in entries.iter().filter(|e| !e.chain.layers.is_empty()) {
+    for e in entries {
         let mut parent = -1i64;
         for l in &e.chain.layers {
             let idx = *layer_index
@@ -142,11 +153,14 @@ pub fn encode(entries: &[CacheEntry]) -> (CacheConfig, Vec<Layer>) {
             continue;
         }
         record_index.insert(&e.key, config.records.len());
+        let (results, chains) = match usize::try_from(parent) {
+            Ok(layer) => (vec![CacheResult { layer }], Vec::new()),
+            Err(_) => (Vec::new(), vec![ChainedResult::default()]),
+        };
         config.records.push(CacheRecord {
             digest: e.key.as_str().to_string(),
-            results: vec![CacheResult {
-                layer: parent as usize,
-            }],
+            results,
+            chains,
             inputs: Vec::new(),
         });
     }
@@ -244,23 +258,35 @@ pub fn decode(
     }
     let mut out = HashMap::new();
     for r in &config.records {
-        let Some(result) = r.results.first() else {
+        let chain = if let Some(result) = r.results.first() {
+            let mut chain = Vec::new();
+            let mut at = result.layer as i64;
+            // Parents point strictly down (checked above), so this ends.
+            while at >= 0 {
+                let Some((layer, parent)) = layers.get(at as usize) else {
+                    break;
+                };
+                chain.push(layer.clone());
+                at = *parent;
+            }
+            if chain.is_empty() {
+                continue;
+            }
+            chain.reverse();
+            chain
+        } else if let Some(result) = r.chains.first() {
+            // Every index must exist: a chain with a hole would be a wrong filesystem.
+            let picked: Option<Vec<Layer>> = result
+                .layers
+                .iter()
+                .map(|&i| layers.get(i).map(|(l, _)| l.clone()))
+                .collect();
+            let Some(chain) = picked else { continue };
+            chain
+        } else {
+            // A record without a result only links others (BuildKit writes those).
             continue;
         };
-        let mut chain = Vec::new();
-        let mut at = result.layer as i64;
-        // Parents point strictly down (checked above), so this ends.
-        while at >= 0 {
-            let Some((layer, parent)) = layers.get(at as usize) else {
-                break;
-            };
-            chain.push(layer.clone());
-            at = *parent;
-        }
-        if chain.is_empty() {
-            continue;
-        }
-        chain.reverse();
         out.insert(
             CacheKey::from_stored(r.digest.clone()),
             Chain { layers: chain },
@@ -307,14 +333,14 @@ mod tests {
             inputs: vec![],
             chain: Chain::default(),
         };
-        let (config, blobs) = encode(&[a.clone(), b.clone(), empty]);
+        let (config, blobs) = encode(&[a.clone(), b.clone(), empty.clone()]);
         assert_eq!(
             config.layers.len(),
             3,
             "shared bottom layers are listed once"
         );
         assert_eq!(blobs.len(), 3);
-        assert_eq!(config.records.len(), 2);
+        assert_eq!(config.records.len(), 3, "the empty result is a record too");
         assert_eq!(
             config.records[1].inputs,
             vec![vec![CacheInput {
@@ -325,9 +351,28 @@ mod tests {
         let json = serde_json::to_vec(&config).unwrap();
         let back: CacheConfig = serde_json::from_slice(&json).unwrap();
         let decoded = decode(&back, &layer_descriptors(&blobs)).unwrap();
-        assert_eq!(decoded.len(), 2);
+        assert_eq!(decoded.len(), 3);
         assert_eq!(decoded[&a.key], a.chain);
         assert_eq!(decoded[&b.key], b.chain);
+        assert_eq!(decoded[&empty.key], Chain::default());
+        let json = String::from_utf8(json).unwrap();
+        assert!(
+            json.contains(r#""chains":[{"layers":[]}]"#),
+            "an empty result is BuildKit's empty chain: {json}"
+        );
+    }
+
+    #[test]
+    fn a_record_without_any_result_is_not_an_empty_hit() {
+        // BuildKit writes records that only link others; they must not read as "no files".
+        let config: CacheConfig =
+            serde_json::from_str(r#"{"records":[{"digest":"sha256:01"}]}"#).unwrap();
+        assert!(decode(&config, &[]).unwrap().is_empty());
+        // A chain naming a layer the document lacks is dropped, not shortened.
+        let config: CacheConfig =
+            serde_json::from_str(r#"{"records":[{"digest":"sha256:02","chains":[{"layers":[3]}]}]}"#)
+                .unwrap();
+        assert!(decode(&config, &[]).unwrap().is_empty());
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub fn encode(entries: &[CacheEntry], image: &Chain) -> Option<serde_json::Value
         .filter(|e| is_prefix(&e.chain, image))
         .cloned()
         .collect();
-    if inside.iter().all(|e| e.chain.layers.is_empty()) {
+    if inside.is_empty() {
         return None;
     }
     let (config, _) = format::encode(&inside);
@@ -31,10 +31,9 @@ pub fn encode(entries: &[CacheEntry], image: &Chain) -> Option<serde_json::Value
     ))
 }
 
-/// Whether `chain` is a non-empty bottom part of `image`.
+/// Whether `chain` is a bottom part of `image` (an empty chain is, of any image).
 pub fn is_prefix(chain: &Chain, image: &Chain) -> bool {
-    !chain.layers.is_empty()
-        && chain.layers.len() <= image.layers.len()
+    chain.layers.len() <= image.layers.len()
         && chain.layers.iter().zip(&image.layers).all(|(a, b)| a == b)
 }
 

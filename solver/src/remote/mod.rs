@@ -14,6 +14,7 @@ pub mod inline;
 pub mod layout;
 pub mod mounts;
 pub mod registry;
+pub mod sources;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,6 +70,11 @@ pub trait BlobFetcher: Send + Sync {
     async fn fetch(&self, store: &Store, layer: &Layer) -> Result<(), RemoteError>;
     /// The cache as the user named it, for messages.
     fn name(&self) -> &str;
+    /// The registry repository the blobs are in, for caches that live in one (what a
+    /// later export can mount them from).
+    fn repository(&self) -> Option<kiln_registry::Repository> {
+        None
+    }
 }
 
 /// A cache read from `--cache-from`: its records by key, and where their blobs are.
@@ -88,6 +94,11 @@ impl ImportedCache {
 
     pub fn len(&self) -> usize {
         self.records.len()
+    }
+
+    /// The registry repository holding the cache's blobs, when it is a registry cache.
+    pub fn repository(&self) -> Option<kiln_registry::Repository> {
+        self.fetcher.repository()
     }
 
     pub fn is_empty(&self) -> bool {

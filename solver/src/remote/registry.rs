@@ -9,24 +9,42 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
-use kiln_cache::content::BlobWriter;
+use kiln_cache::prehashed::PrehashedWriter;
 use kiln_cache::image::spec::{media, Descriptor, ImageConfig, Manifest as OciManifest};
 use kiln_cache::{Digest, Reference, Store};
-use kiln_registry::{BlobSource, Manifest, ReferenceExt, RegistryClient, RegistryError};
+use kiln_registry::{
+    BlobSource, Manifest, PushOutcome, ReferenceExt, RegistryClient, RegistryError, Repository,
+};
 
 use super::format::{self, CacheConfig, CacheEntry, CACHE_CONFIG_MEDIA_TYPE};
+use super::sources::MountSources;
 use super::{inline, BlobFetcher, ImportedCache, RemoteError};
 use crate::cachekey::CacheKey;
 use crate::local::{Chain, Layer};
 
-/// Push `entries` (their layer blobs as stored, skipping what the registry has) and the
-/// cache manifest to `reference`; returns the manifest digest.
+/// What an export did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// The cache manifest's digest.
+    pub digest: Digest,
+    /// Blobs sent (layers and the cache config).
+    pub uploaded: usize,
+    /// Blobs the registry linked from another repository (no bytes sent).
+    pub mounted: usize,
+    /// Blobs the repository already had.
+    pub present: usize,
+}
+
+/// Push `entries` (their layer blobs as stored, skipping what the registry has, mounting
+/// what `mounts` knows another repository of the registry has) and the cache manifest to
+/// `reference`.
 pub async fn export(
     client: &RegistryClient,
     store: &Store,
     reference: &Reference,
     entries: &[CacheEntry],
-) -> Result<Digest, RemoteError> {
+    mounts: &MountSources,
+) -> Result<ExportSummary, RemoteError> {
     let cache = reference.to_string();
     let reg = |source| RemoteError::Registry {
         cache: cache.clone(),
@@ -49,7 +67,11 @@ pub async fn export(
         .collect();
     pushes.push((config_desc.clone(), BlobSource::Bytes(config_bytes.into())));
     let repo = reference.repo();
-    client.push_blobs(&repo, &pushes, None).await.map_err(reg)?;
+    let outcomes = client
+        .push_blobs_mounting(&repo, &pushes, |d| mounts.get(&d.digest))
+        .await
+        .map_err(reg)?;
+    let count = |f: fn(&PushOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
     let manifest = OciManifest {
         schema_version: 2,
         media_type: Some(media::OCI_MANIFEST.into()),
@@ -62,10 +84,16 @@ pub async fn export(
         cache: cache.clone(),
         detail: format!("encoding the cache manifest: {e}"),
     })?;
-    client
+    let digest = client
         .put_manifest(reference, media::OCI_MANIFEST, bytes.into())
         .await
-        .map_err(reg)
+        .map_err(reg)?;
+    Ok(ExportSummary {
+        digest,
+        uploaded: count(|o| matches!(o, PushOutcome::Uploaded { .. })),
+        mounted: count(|o| matches!(o, PushOutcome::Mounted)),
+        present: count(|o| matches!(o, PushOutcome::AlreadyPresent)),
+    })
 }
 
 /// Read the cache at `reference`. A missing manifest is an empty cache (the first build
@@ -171,7 +199,8 @@ struct RegistryFetcher {
 impl BlobFetcher for RegistryFetcher {
     async fn fetch(&self, store: &Store, layer: &Layer) -> Result<(), RemoteError> {
         let desc = Descriptor::new(&layer.media_type, layer.blob.clone(), layer.size);
-        let writer = store.content().writer().map_err(|e| RemoteError::Store {
+        // The client verifies the digest while the bytes stream; the store only writes them.
+        let writer = store.content().prehashed_writer().map_err(|e| RemoteError::Store {
             cache: self.name.clone(),
             source: e.into(),
         })?;
@@ -183,7 +212,7 @@ impl BlobFetcher for RegistryFetcher {
                 cache: self.name.clone(),
                 source: Box::new(source),
             })?;
-        w.0.commit(Some(&layer.blob))
+        w.0.commit_verified(&layer.blob, layer.size)
             .map_err(|e| RemoteError::Store {
                 cache: self.name.clone(),
                 source: e.into(),
@@ -194,11 +223,15 @@ impl BlobFetcher for RegistryFetcher {
     fn name(&self) -> &str {
         &self.name
     }
+
+    fn repository(&self) -> Option<Repository> {
+        Some(self.reference.repo())
+    }
 }
 
 /// The store's blob writer is synchronous; its writes go to a 1 MiB buffer and a local
 /// file, short enough to do inline on the runtime's worker.
-struct AsyncBlobWriter(BlobWriter);
+struct AsyncBlobWriter(PrehashedWriter);
 
 impl tokio::io::AsyncWrite for AsyncBlobWriter {
     fn poll_write(

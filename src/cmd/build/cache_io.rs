@@ -10,6 +10,7 @@ use kiln_cache::{Reference, Store};
 use kiln_frontend::graph::{Graph, MountKind, Op};
 use kiln_registry::RegistryClient;
 use kiln_solver::local::Chain;
+use kiln_solver::remote::sources::MountSources;
 use kiln_solver::remote::{self, inline, layout, mounts, registry, CacheEntry, RemoteCaches};
 use kiln_solver::KeyRecord;
 
@@ -276,15 +277,27 @@ pub async fn export(
         chosen.extend(extra);
     }
     let started = std::time::Instant::now();
-    let digest = match &spec.location {
-        Location::Registry(r) => registry::export(client, store, r, &chosen).await?,
-        Location::Local { dir, tag } => layout::export(store, dir, tag, &chosen)?,
+    let (digest, blobs) = match &spec.location {
+        Location::Registry(r) => {
+            let target = kiln_registry::ReferenceExt::repo(r);
+            // Listing the store's images and reading their manifests is blocking work.
+            let mounts = tokio::task::block_in_place(|| {
+                MountSources::for_target(store, imported, &target)
+            });
+            let s = registry::export(client, store, r, &chosen, &mounts).await?;
+            let blobs = format!(
+                ", blobs: {} uploaded, {} mounted, {} present",
+                s.uploaded, s.mounted, s.present
+            );
+            (s.digest, blobs)
+        }
+        Location::Local { dir, tag } => (layout::export(store, dir, tag, &chosen)?, String::new()),
         Location::Inline => return Ok(()),
     };
-    tracing::info!(records = chosen.len(), %digest, elapsed = ?started.elapsed(), "exported build cache");
+    tracing::info!(records = chosen.len(), %digest, elapsed = ?started.elapsed(), "exported build cache{blobs}");
     if verbose {
         eprintln!(
-            "exporting cache to {} done ({} records, {digest}, {:.1}s)",
+            "exporting cache to {} done ({} records, {digest}{blobs}, {:.1}s)",
             spec.location,
             chosen.len(),
             started.elapsed().as_secs_f64()

@@ -1,5 +1,6 @@
 //! `--output`: where a build's result goes besides the store — an OCI/Docker archive, the
-//! final root filesystem as a directory, or as a tar.
+//! final root filesystem as a directory, or as a tar. `type=registry` is buildx's shorthand
+//! for `type=image,push=true` (the push itself is read by `push::image_output`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -80,12 +81,15 @@ pub fn parse(spec: &str) -> anyhow::Result<OutputSpec> {
     if let (Some(field), Some("local" | "tar")) = (layer_field, kind.as_deref()) {
         bail!("--output {spec:?}: {field} applies to image, oci and docker outputs, which have layers");
     }
+    if let (Some(_), Some("registry")) = (&dest, kind.as_deref()) {
+        bail!("--output {spec:?}: type=registry pushes to name=REGISTRY/REPOSITORY:TAG (or the -t names); it has no dest");
+    }
     let need_dest = |k: &str| {
         dest.clone()
             .with_context(|| format!("--output type={k} needs dest=PATH"))
     };
     Ok(match kind.as_deref() {
-        Some("image") | None => OutputSpec::Image { layers },
+        Some("image" | "registry") | None => OutputSpec::Image { layers },
         Some(k @ ("oci" | "docker")) => OutputSpec::Archive {
             dest: need_dest(k)?,
             layers,
@@ -97,7 +101,7 @@ pub fn parse(spec: &str) -> anyhow::Result<OutputSpec> {
             dest: need_dest("tar")?,
         },
         Some(other) => {
-            bail!("--output type={other} is not supported (use image, oci, docker, local or tar)")
+            bail!("--output type={other} is not supported (use image, registry, oci, docker, local or tar)")
         }
     })
 }
@@ -174,7 +178,15 @@ mod tests {
             OutputSpec::Local { dest: "out".into() }
         );
         assert!(parse("type=local").is_err());
+        // buildx's shorthand for an image output that is pushed.
+        assert_eq!(
+            parse("type=registry,name=reg:5000/a:1").unwrap(),
+            OutputSpec::Image {
+                layers: LayerOptions::default()
+            }
+        );
         assert!(parse("type=registry,dest=x").is_err());
+        assert!(parse("type=gha").is_err());
         assert!(parse("type=tar,dest=x,bogus=1").is_err());
     }
 

@@ -16,28 +16,37 @@ pub struct ImageOutput {
 }
 
 /// The image options of `spec` (`name=`, repeatable, and `push=`), or `None` when it is
-/// not an image output. Other fields are left to `output::parse`.
+/// not an image output. `type=registry` is an image output pushed unless `push=false`, as
+/// in buildx. Other fields are left to `output::parse`.
 pub fn image_output(spec: &str) -> anyhow::Result<Option<ImageOutput>> {
     if !spec.contains('=') {
         return Ok(None);
     }
     let mut out = ImageOutput::default();
     let mut is_image = true;
+    let mut push = None;
     for field in spec.split(',') {
         match field.split_once('=') {
-            Some(("type", t)) => is_image = t == "image",
+            Some(("type", t)) => {
+                is_image = matches!(t, "image" | "registry");
+                out.push = t == "registry";
+            }
             Some(("name", n)) => out.names.push(
                 Reference::parse(n).with_context(|| format!("--output {spec:?}: name {n:?}"))?,
             ),
             Some(("push", v)) => {
-                out.push = match v {
+                push = Some(match v {
                     "true" | "1" => true,
                     "false" | "0" => false,
                     _ => bail!("--output {spec:?}: push={v} must be true or false"),
-                }
+                })
             }
             _ => {}
         }
+    }
+    // An explicit push= wins over the type's default, wherever it stands in the spec.
+    if let Some(p) = push {
+        out.push = p;
     }
     Ok(is_image.then_some(out))
 }
@@ -73,6 +82,10 @@ pub async fn push_image(
     for name in names {
         if name.digest.is_some() {
             bail!("cannot push to a digest reference ({name}); name a tag");
+        }
+        // --push and an output may both name the same tag: push it once.
+        if pushed.iter().any(|(n, _)| n == name) {
+            continue;
         }
         let repo = name.repo();
         if !done_repos.contains(&repo) {
@@ -112,5 +125,12 @@ mod tests {
         assert_eq!(image_output("dir").unwrap(), None);
         assert!(image_output("type=image,push=maybe").is_err());
         assert!(!image_output("type=image").unwrap().unwrap().push);
+        let r = image_output("type=registry,name=reg:5000/c:3")
+            .unwrap()
+            .unwrap();
+        assert!(r.push, "type=registry pushes");
+        assert_eq!(r.names[0].to_string(), "reg:5000/c:3");
+        assert!(image_output("push=true,type=registry").unwrap().unwrap().push);
+        assert!(!image_output("type=registry,push=false").unwrap().unwrap().push);
     }
 }

@@ -26,7 +26,7 @@ pub fn read(secrets: &[String], ssh: &[String]) -> anyhow::Result<BuildSecrets> 
     Ok(out)
 }
 
-fn read_secret(arg: &str) -> anyhow::Result<(String, SecretValue)> {
+pub(crate) fn read_secret(arg: &str) -> anyhow::Result<(String, SecretValue)> {
     let (mut id, mut src, mut env, mut ty) = (None, None, None, None);
     for field in arg.split(',').filter(|f| !f.is_empty()) {
         let (k, v) = field.split_once('=').unwrap_or((field, ""));

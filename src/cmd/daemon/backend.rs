@@ -16,11 +16,15 @@ use kiln_executor::{Executor, ExecutorConfig};
 use kiln_frontend::compile::{compile, platform, CompileOptions, Compiled};
 use kiln_frontend::graph::{Op, Source};
 use kiln_solver::local::export::{write_image, ImageMeta};
-use kiln_solver::local::{LocalWorker, Output};
+use kiln_solver::local::secrets::{BuildSecrets, SecretValue};
+use kiln_solver::local::{LocalWorker, Output, RunExtras};
 use kiln_solver::{NoCache, Progress, SolveError, SolveRequest, Solver};
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::build::{failure, finish, no_cache_vertices, now_secs, pull, resolver, store};
+use crate::cmd::build::output::{self, OutputSpec};
+use crate::cmd::build::{
+    explain, failure, finish, logs, no_cache_vertices, now_secs, pull, resolver, store,
+};
 
 /// `docker build`'s exit code for a failed build.
 const BUILD_FAILED: i32 = 1;
@@ -43,6 +47,13 @@ pub struct Session {
     base_history: Vec<History>,
     dockerfile_name: String,
     dockerfile: Vec<u8>,
+    /// Read on the client; in memory for this build only, never logged or stored.
+    secrets: BuildSecrets,
+    squash: bool,
+    epoch: Option<i64>,
+    outputs: Vec<OutputSpec>,
+    explain: bool,
+    identity: String,
 }
 
 fn error(e: anyhow::Error) -> ErrorBody {
@@ -84,6 +95,15 @@ impl KilnBackend {
                 anyhow::bail!("--platform {p}: kiln builds only for this machine's platform ({host}); cross-platform builds are not supported");
             }
         }
+        let outputs = req
+            .outputs
+            .iter()
+            .map(|o| output::parse(o))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut secrets = BuildSecrets::default();
+        for s in req.secrets {
+            secrets.add_secret(s.id, SecretValue::new(s.value));
+        }
         let names = req
             .tags
             .iter()
@@ -94,7 +114,7 @@ impl KilnBackend {
         let resolver = resolver::StoreResolver::new(&self.store).with_puller(pull::BasePuller {
             client: self.registry.clone(),
             handle: self.handle.clone(),
-            always: false,
+            always: req.pull,
             verbose: false,
         });
         let opts = CompileOptions {
@@ -150,6 +170,12 @@ impl KilnBackend {
                 base_history,
                 dockerfile_name: req.dockerfile_name,
                 dockerfile,
+                secrets,
+                squash: req.squash,
+                epoch: req.source_date_epoch,
+                outputs,
+                explain: req.explain,
+                identity: req.identity,
             },
             warnings,
             sources,
@@ -169,6 +195,7 @@ impl BuildBackend for KilnBackend {
         &self,
         s: Session,
         context: PathBuf,
+        outputs_dir: PathBuf,
         sink: LineSink,
         cancel: CancellationToken,
     ) -> Control {
@@ -177,6 +204,19 @@ impl BuildBackend for KilnBackend {
             Ok(l) => l,
             Err(e) => return exit_error(e),
         };
+        let mut step_logs = match logs::StepLogs::new(self.store.root(), None) {
+            Ok(l) => l,
+            Err(e) => return exit_error(e),
+        };
+        sink.logs(step_logs.dir().display().to_string());
+        let graph = Arc::new(s.compiled.graph.clone());
+        let explainer = explain::Explainer::new(
+            self.store.root(),
+            &s.identity,
+            &s.dockerfile,
+            graph.clone(),
+            s.no_cache.clone(),
+        );
         let mut locals = BTreeMap::new();
         locals.insert("context".to_string(), context);
         let worker = LocalWorker::new(
@@ -185,14 +225,27 @@ impl BuildBackend for KilnBackend {
             locals,
             s.compiled.proxy_env.clone(),
         )
-        .with_lease(lease.lease.clone());
+        .with_lease(lease.lease.clone())
+        .with_run_extras(RunExtras {
+            secrets: Arc::new(s.secrets.clone()),
+            on_failure: None,
+        })
+        .with_key_observer(explainer.observer());
         let solver = self.solver.sibling(worker);
-        let graph = Arc::new(s.compiled.graph.clone());
         let (progress, mut rx) = Progress::channel();
         let relay_sink = sink.clone();
-        let relay = tokio::spawn(async move {
-            while let Some(ev) = rx.recv().await {
+        let follow = explainer.clone();
+        // As in-process: every step's full log on disk, and each step that runs followed
+        // by why it missed the cache.
+        let relay = tokio::task::spawn_blocking(move || {
+            while let Some(ev) = rx.blocking_recv() {
+                step_logs.event(&ev);
+                let why = follow.follow(&ev);
                 relay_sink.event(ev);
+                if let Some(x) = why {
+                    step_logs.event(&x);
+                    relay_sink.event(x);
+                }
             }
         });
         let result = solver
@@ -221,25 +274,52 @@ impl BuildBackend for KilnBackend {
                 let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
                 config.labels.insert(k.to_string(), v.to_string());
             }
-            let finished =
-                finish::finish(&store, Some(&lease.lease), &graph, chain, false, &[], None)?;
+            // --squash, SOURCE_DATE_EPOCH and the outputs' compression, as in-process.
+            let finished = finish::finish(
+                &store,
+                Some(&lease.lease),
+                &graph,
+                chain,
+                s.squash,
+                &s.outputs,
+                s.epoch,
+            )?;
             let meta = ImageMeta {
                 config,
                 history: finished.history(&s.compiled.history),
                 platform: s.compiled.platform.clone(),
-                created: now_secs(),
+                created: s.epoch.unwrap_or_else(now_secs),
                 base_history: s.base_history.clone(),
             };
-            let image = write_image(&store, &finished.chain, &meta, &s.names)?;
+            // Tags only when the image is the build's only product, as in-process.
+            let tag_names: &[Reference] = if s.outputs.iter().all(OutputSpec::is_image) {
+                &s.names
+            } else {
+                &[]
+            };
+            let image = write_image(&store, &finished.chain, &meta, tag_names)?;
+            let written = super::outputs::Written {
+                finished: &finished,
+                image: &image,
+                meta: &meta,
+                names: &s.names,
+                lease: &lease.lease,
+            };
+            let outputs = super::outputs::write(&store, &written, &s.outputs, &outputs_dir)?;
             store::record_keys(&store, &solution.keys);
+            explainer.save();
+            if s.explain {
+                sink.stderr(explainer.report(&solution.ran));
+            }
             drop(lease);
             Ok(BuildResult {
                 image_id: image.config_digest.to_string(),
                 manifest_digest: image.manifest_digest.to_string(),
-                tags: s.names.iter().map(|n| n.to_string()).collect(),
+                tags: tag_names.iter().map(|n| n.to_string()).collect(),
                 steps_ran: solution.ran.len(),
                 steps_cached: solution.cached.len(),
                 seconds: started.elapsed().as_secs_f64(),
+                outputs,
             })
         })
         .await;
