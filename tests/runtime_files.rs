@@ -96,7 +96,7 @@ fn cp_both_ways_running_and_stopped() {
     assert_eq!(std::fs::read_to_string(out.join("back")).unwrap(), "single");
     rt.ok(&["start", &id]);
     assert_eq!(rt.ok(&["exec", &id, "cat", "/while-stopped"]), "single");
-    assert!(rt.store_mounts().is_empty(), "{:?}", rt.store_mounts());
+    assert!(rt.fs_mounts().is_empty(), "{:?}", rt.fs_mounts());
     let (_, err) = rt.fails(&["cp", &format!("{id}:/nope"), out.to_str().unwrap()]);
     assert!(err.contains("could not find"), "{err}");
 }
@@ -157,5 +157,5 @@ fn export_writes_the_merged_filesystem() {
         !names.lines().any(|l| l == "bin/vi"),
         "deleted file exported"
     );
-    assert!(rt.store_mounts().is_empty());
+    assert!(rt.fs_mounts().is_empty(), "{:?}", rt.fs_mounts());
 }

@@ -127,6 +127,15 @@ impl Rt {
             .collect()
     }
 
+    /// Filesystem mounts under the store: `store_mounts` without the network namespaces
+    /// that running containers pin there (nsfs), which are theirs and expected.
+    pub fn fs_mounts(&self) -> Vec<String> {
+        self.store_mounts()
+            .into_iter()
+            .filter(|l| !l.contains(" - nsfs "))
+            .collect()
+    }
+
     /// Container cgroup directories (`kiln-<id>`) of `ids` anywhere under /sys/fs/cgroup.
     pub fn cgroups_of(ids: &[String]) -> Vec<String> {
         let mut found = Vec::new();
