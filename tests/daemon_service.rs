@@ -88,7 +88,14 @@ fn metrics_gc_policy_and_sighup_reload() {
     let ev = events(&d.run(&["build", "--progress", "rawjson", c]).stderr);
     assert!(ran(&ev).is_empty(), "{ev:?}");
     assert!(d.metric("kiln_cache_hit_ratio") > 0.0);
-    // SIGHUP with keep_storage = 0: the next GC run prunes the build cache.
+    // SIGHUP with keep_storage = 0: the next GC run prunes the build cache that no image
+    // uses (cache an image uses frees nothing and stays), so the images go first.
+    for id in d
+        .ok(&["images", "-q", "--filter", "dangling=true"])
+        .split_whitespace()
+    {
+        d.ok(&["rmi", id]);
+    }
     std::fs::write(&config, format!("{keep_all}keep_storage = 0\n")).unwrap();
     d.signal("HUP");
     wait_for("the reloaded policy", &d, || {

@@ -6,75 +6,12 @@
 mod build_support;
 mod daemon_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use build_support::Kiln;
+use daemon_support::certs::{ca, free_port, leaf, tls_args};
 use daemon_support::{kiln, Daemon};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
-
-struct Ca {
-    cert: rcgen::Certificate,
-    key: KeyPair,
-}
-
-fn ca(name: &str) -> Ca {
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let key = KeyPair::generate().unwrap();
-    let cert = p.self_signed(&key).unwrap();
-    Ca { cert, key }
-}
-
-/// Write `name.pem` and `name-key.pem` signed by `ca`; returns (cert, key) paths.
-fn leaf(dir: &Path, ca: &Ca, name: &str, server: bool) -> (PathBuf, PathBuf) {
-    let sans = if server {
-        vec!["127.0.0.1".to_string()]
-    } else {
-        Vec::new()
-    };
-    let mut p = CertificateParams::new(sans).unwrap();
-    p.distinguished_name.push(DnType::CommonName, name);
-    p.extended_key_usages = vec![if server {
-        ExtendedKeyUsagePurpose::ServerAuth
-    } else {
-        ExtendedKeyUsagePurpose::ClientAuth
-    }];
-    let key = KeyPair::generate().unwrap();
-    let cert = p.signed_by(&key, &ca.cert, &ca.key).unwrap();
-    let (c, k) = (
-        dir.join(format!("{name}.pem")),
-        dir.join(format!("{name}-key.pem")),
-    );
-    std::fs::write(&c, cert.pem()).unwrap();
-    std::fs::write(&k, key.serialize_pem()).unwrap();
-    (c, k)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn tls_args<'a>(ca: &'a Path, cert: &'a Path, key: &'a Path) -> Vec<&'a str> {
-    vec![
-        "--tlsverify",
-        "--tlscacert",
-        ca.to_str().unwrap(),
-        "--tlscert",
-        cert.to_str().unwrap(),
-        "--tlskey",
-        key.to_str().unwrap(),
-    ]
-}
 
 #[test]
 fn mutual_tls_admits_only_clients_of_the_ca() {

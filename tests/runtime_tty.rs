@@ -200,6 +200,27 @@ fn run_it_resize_detach_and_attach_again() {
 }
 
 #[test]
+fn the_first_look_sees_the_starting_terminals_size() {
+    let rt = Rt::new();
+    // No attach has sent a size yet when `stty` runs: the size came with the start.
+    let mut s = Pty::spawn(
+        &rt,
+        &[
+            "run",
+            "-it",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "stty",
+            "size",
+        ],
+    );
+    s.expect("24 80");
+    assert_eq!(s.wait(), 0);
+}
+
+#[test]
 fn create_it_then_start_ai_and_piped_stdin() {
     let rt = Rt::new();
     let id = rt

@@ -43,8 +43,15 @@ pub struct Info {
 /// The GC policy in force, as the config gave it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct GcPolicyInfo {
+    /// Build cache.
     pub keep_storage_bytes: Option<u64>,
+    /// Build cache.
     pub keep_duration_seconds: Option<u64>,
+    /// Dangling images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_keep_duration_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_mounts_keep_storage_bytes: Option<u64>,
     pub interval_seconds: u64,
 }
 

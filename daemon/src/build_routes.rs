@@ -126,7 +126,10 @@ pub(crate) async fn solve<B: BuildBackend>(
         let context = slot.path().to_path_buf();
         tokio::spawn(async move {
             let dir = outputs.clone();
-            let last = s.backend.solve(session, context, outputs, sink, cancel).await;
+            let last = s
+                .backend
+                .solve(session, context, outputs, sink, cancel)
+                .await;
             drop(slot);
             // A build without outputs for its client leaves no directory behind.
             crate::outputs::remove_if_empty(&dir);

@@ -6,9 +6,13 @@
 //! metrics_address = "127.0.0.1:9323"   # Prometheus /metrics; optional
 //! shutdown_timeout = "30s"             # SIGTERM: how long running builds may finish
 //! [gc]
-//! keep_storage = "10GB"                # build cache beyond this is pruned, oldest first
-//! keep_duration = "48h"                # cache unused this long is pruned
+//! keep_storage = "10GB"                # build cache beyond this disk use is pruned, LRU first
+//! keep_duration = "48h"                # build cache unused this long is pruned
 //! interval = "10m"                     # how often the policy is applied
+//! [gc.images]
+//! keep_duration = "168h"               # dangling (untagged, unused) images older than this go
+//! [gc.cache_mounts]
+//! keep_storage = "5GB"                 # beyond this, RUN --mount=type=cache dirs not in use go
 //! ```
 
 use std::net::SocketAddr;
@@ -48,13 +52,36 @@ struct RawGc {
     keep_storage: Option<toml::Value>,
     keep_duration: Option<String>,
     interval: Option<String>,
+    images: Option<RawImages>,
+    cache_mounts: Option<RawCacheMounts>,
+}
+
+/// `[gc.images]`: only an age; images have no last-use time to rank them by size.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImages {
+    keep_duration: Option<String>,
+}
+
+/// `[gc.cache_mounts]`: only a size; the store keeps no last-use time per cache mount.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCacheMounts {
+    keep_storage: Option<toml::Value>,
 }
 
 /// The GC policy the daemon applies every `interval`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GcPolicy {
+    /// Build cache: the most recently used is kept up to this many bytes of real disk
+    /// use (blobs and snapshots that no image shares).
     pub keep_storage: Option<u64>,
+    /// Build cache unused for longer than this goes.
     pub keep_duration: Option<Duration>,
+    /// Dangling images (no name, no container) added longer ago than this go.
+    pub images_keep_duration: Option<Duration>,
+    /// When cache mounts use more than this, those no running step holds go.
+    pub cache_mounts_keep_storage: Option<u64>,
     pub interval: Duration,
 }
 
@@ -63,6 +90,8 @@ impl Default for GcPolicy {
         GcPolicy {
             keep_storage: None,
             keep_duration: None,
+            images_keep_duration: None,
+            cache_mounts_keep_storage: None,
             interval: Duration::from_secs(600),
         }
     }
@@ -71,7 +100,10 @@ impl Default for GcPolicy {
 impl GcPolicy {
     /// Whether there is anything to apply.
     pub fn is_active(&self) -> bool {
-        self.keep_storage.is_some() || self.keep_duration.is_some()
+        self.keep_storage.is_some()
+            || self.keep_duration.is_some()
+            || self.images_keep_duration.is_some()
+            || self.cache_mounts_keep_storage.is_some()
     }
 }
 
@@ -126,23 +158,18 @@ impl Config {
             cfg.shutdown_timeout =
                 parse_duration(&t).map_err(|e| format!("shutdown_timeout: {e}"))?;
         }
-        cfg.gc.keep_storage = match raw.gc.keep_storage {
-            None => None,
-            Some(toml::Value::Integer(n)) => {
-                Some(u64::try_from(n).map_err(|_| "gc.keep_storage: must not be negative")?)
-            }
-            Some(toml::Value::String(s)) => {
-                Some(parse_size(&s).map_err(|e| format!("gc.keep_storage: {e}"))?)
-            }
-            Some(other) => {
-                return Err(format!(
-                    "gc.keep_storage: expected bytes or a size like \"10GB\", found {other}"
-                ))
-            }
-        };
+        cfg.gc.keep_storage = size_value(raw.gc.keep_storage, "gc.keep_storage")?;
         if let Some(d) = raw.gc.keep_duration {
             cfg.gc.keep_duration =
                 Some(parse_duration(&d).map_err(|e| format!("gc.keep_duration: {e}"))?);
+        }
+        if let Some(d) = raw.gc.images.and_then(|i| i.keep_duration) {
+            cfg.gc.images_keep_duration =
+                Some(parse_duration(&d).map_err(|e| format!("gc.images.keep_duration: {e}"))?);
+        }
+        if let Some(m) = raw.gc.cache_mounts {
+            cfg.gc.cache_mounts_keep_storage =
+                size_value(m.keep_storage, "gc.cache_mounts.keep_storage")?;
         }
         if let Some(d) = raw.gc.interval {
             let i = parse_duration(&d).map_err(|e| format!("gc.interval: {e}"))?;
@@ -152,6 +179,20 @@ impl Config {
             cfg.gc.interval = i;
         }
         Ok(cfg)
+    }
+}
+
+/// A size given as bytes (an integer) or text like `"10GB"`.
+fn size_value(v: Option<toml::Value>, key: &str) -> Result<Option<u64>, String> {
+    match v {
+        None => Ok(None),
+        Some(toml::Value::Integer(n)) => u64::try_from(n)
+            .map(Some)
+            .map_err(|_| format!("{key}: must not be negative")),
+        Some(toml::Value::String(s)) => parse_size(&s).map(Some).map_err(|e| format!("{key}: {e}")),
+        Some(other) => Err(format!(
+            "{key}: expected bytes or a size like \"10GB\", found {other}"
+        )),
     }
 }
 
@@ -228,6 +269,17 @@ mod tests {
         assert_eq!(c.gc.keep_duration, Some(Duration::from_secs(5400)));
         assert_eq!(c.gc.interval, Duration::from_secs(30));
         assert!(c.gc.is_active());
+        let typed = Config::parse(
+            "[gc.images]\nkeep_duration = \"2h\"\n[gc.cache_mounts]\nkeep_storage = \"1MiB\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            typed.gc.images_keep_duration,
+            Some(Duration::from_secs(7200))
+        );
+        assert_eq!(typed.gc.cache_mounts_keep_storage, Some(1024 * 1024));
+        assert_eq!(typed.gc.keep_storage, None);
+        assert!(typed.gc.is_active());
         assert_eq!(
             Config::parse("[gc]\nkeep_storage = 1024")
                 .unwrap()
@@ -246,6 +298,15 @@ mod tests {
         assert!(Config::parse("[gc]\ninterval = \"0s\"").is_err());
         assert!(Config::parse("[gc]\nkeep_duration = \"5\"").is_err());
         assert!(Config::parse("[gc]\nkeep_storage = -1").is_err());
+        assert!(Config::parse("[gc.images]\nkeep_storage = \"1GB\"")
+            .unwrap_err()
+            .contains("unknown field"));
+        assert!(Config::parse("[gc.cache_mounts]\nkeep_duration = \"1h\"")
+            .unwrap_err()
+            .contains("unknown field"));
+        assert!(Config::parse("[gc.cache_mounts]\nkeep_storage = true")
+            .unwrap_err()
+            .contains("gc.cache_mounts.keep_storage"));
         assert_eq!(Config::parse("").unwrap(), Config::default());
     }
 
@@ -264,6 +325,11 @@ mod tests {
         let c = Config::parse(include_str!("../../contrib/kiln.toml")).unwrap();
         assert_eq!(c.gc.keep_storage, Some(20_000_000_000));
         assert_eq!(c.gc.keep_duration, Some(Duration::from_secs(168 * 3600)));
+        assert_eq!(
+            c.gc.images_keep_duration,
+            Some(Duration::from_secs(168 * 3600))
+        );
+        assert_eq!(c.gc.cache_mounts_keep_storage, Some(5_000_000_000));
     }
 
     #[test]

@@ -124,6 +124,8 @@ async fn info<B: BuildBackend>(State(s): State<Arc<Shared<B>>>) -> Json<Info> {
         gc: GcPolicyInfo {
             keep_storage_bytes: gc.keep_storage,
             keep_duration_seconds: gc.keep_duration.map(|d| d.as_secs()),
+            images_keep_duration_seconds: gc.images_keep_duration.map(|d| d.as_secs()),
+            cache_mounts_keep_storage_bytes: gc.cache_mounts_keep_storage,
             interval_seconds: gc.interval.as_secs(),
         },
     })

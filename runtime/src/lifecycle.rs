@@ -173,6 +173,14 @@ pub fn start(
     if let Ok(level) = std::env::var("KILN_MONITOR_LOG") {
         cmd.env("KILN_MONITOR_LOG", level);
     }
+    // A terminal container starts with the size of the terminal that started it (its
+    // process may look before an attach sends one), as Docker's ConsoleSize.
+    if let (true, Some((rows, cols))) = (rec.config.tty, crate::tty::window_size()) {
+        cmd.env(
+            crate::attach::server::CONSOLE_SIZE_ENV,
+            format!("{rows}x{cols}"),
+        );
+    }
     // SAFETY: setsid is async-signal-safe; it detaches the monitor from the caller's
     // session and terminal so it outlives the CLI and its ctrl-c.
     unsafe {

@@ -249,7 +249,9 @@ fn run(root: &Path, id: &str) -> Result<(), MonitorError> {
         }
     }
     drop(net);
-    drop(hub);
+    if let Some(h) = hub {
+        rt.block_on(h.close());
+    }
     crate::isolation::release(&paths);
     record::clear_monitor(store.db(), id)?;
     let rec = record::get(store.db(), id)?;

@@ -63,9 +63,8 @@ pub fn typed(args: &BuildArgs) -> bool {
     // An image output that names or pushes goes to registries with the client's
     // credentials: forwarded.
     let registry_output = args.outputs.iter().any(|o| {
-        o.split(',').any(|f| {
-            f.starts_with("name=") || f.starts_with("push=") || f == "type=registry"
-        })
+        o.split(',')
+            .any(|f| f.starts_with("name=") || f.starts_with("push=") || f == "type=registry")
     });
     if registry_output {
         return false;

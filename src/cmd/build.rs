@@ -194,13 +194,16 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
         .build()
         .context("starting the build runtime")?;
     let registry = kiln_registry::RegistryClient::new(args.registry.client_config());
-    let resolver = resolver::StoreResolver::new(&store).with_puller(pull::BasePuller {
-        client: registry.clone(),
-        handle: rt.handle().clone(),
-        always: args.pull,
-        verbose: !(args.quiet
-            || matches!(args.progress, ProgressMode::Quiet | ProgressMode::Rawjson)),
-    });
+    let resolver = resolver::StoreResolver::new(&store).with_puller(
+        pull::BasePuller {
+            client: registry.clone(),
+            handle: rt.handle().clone(),
+            always: args.pull,
+            verbose: !(args.quiet
+                || matches!(args.progress, ProgressMode::Quiet | ProgressMode::Rawjson)),
+        }
+        .with_layer_progress(&args.registry, args.progress),
+    );
     let opts = CompileOptions {
         build_args: build_args(&args.build_args),
         target: args.target.clone(),
@@ -270,6 +273,8 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
     let started = std::time::Instant::now();
     let result = rt.block_on(async {
         let (progress, mut rx) = Progress::channel();
+        // Cache hits that download layers show it on their step.
+        remote.report_to(progress.clone());
         let mut print = printer(mode);
         let printer_task = tokio::task::spawn_blocking(move || {
             while let Some(ev) = rx.blocking_recv() {
@@ -293,6 +298,8 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
                 cancel,
             })
             .await;
+        // The printer ends when every sender is gone, the caches' one included.
+        remote.stop_reporting();
         let _ = printer_task.await;
         r
     });

@@ -3,8 +3,8 @@
 //! The service machinery is the kiln-daemon crate; builds run here (`daemon/backend.rs`).
 
 mod backend;
-mod outputs;
 pub mod info;
+mod outputs;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -91,9 +91,11 @@ pub fn run(global: &GlobalArgs, args: SystemArgs) -> anyhow::Result<i32> {
             super::prune::prune_cache_mounts(&store)?;
             Ok(0)
         }
-        SystemCommand::Info(a) => {
-            super::daemon::info::print(&super::daemon::info::local(&store)?, false, a.format.as_deref())
-        }
+        SystemCommand::Info(a) => super::daemon::info::print(
+            &super::daemon::info::local(&store)?,
+            false,
+            a.format.as_deref(),
+        ),
         SystemCommand::Check(a) => {
             let rep = store.check(a.repair)?;
             if a.format.is_some() {

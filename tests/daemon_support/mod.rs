@@ -5,6 +5,10 @@
 //! commands on its store are refused.
 #![allow(dead_code)]
 
+pub mod certs;
+pub mod private;
+pub mod pty;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

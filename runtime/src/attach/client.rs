@@ -118,18 +118,14 @@ pub fn relay(mut sock: UnixStream, opts: &AttachOptions) -> Result<Outcome, Atta
                 Ok(0) | Err(_) => {
                     stdin_open = false;
                     // A terminal keeps the container's input open; a pipe's end is its EOF.
-                    if !opts.tty {
-                        if send(&mut sock, Kind::CloseStdin, b"").is_err() {
-                            return Ok(Outcome::Ended(None));
-                        }
+                    if !opts.tty && send(&mut sock, Kind::CloseStdin, b"").is_err() {
+                        return Ok(Outcome::Ended(None));
                     }
                 }
                 Ok(n) if opts.tty => match matcher.scan(&chunk[..n]) {
                     Scan::Forward(bytes) => {
-                        if !bytes.is_empty() {
-                            if send(&mut sock, Kind::Stdin, &bytes).is_err() {
-                                return Ok(Outcome::Ended(None));
-                            }
+                        if !bytes.is_empty() && send(&mut sock, Kind::Stdin, &bytes).is_err() {
+                            return Ok(Outcome::Ended(None));
                         }
                     }
                     Scan::Detach(before) => {

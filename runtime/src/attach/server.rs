@@ -18,6 +18,10 @@ use tokio::task::JoinHandle;
 /// Output of the current run kept for clients that ask for a replay.
 const REPLAY_MAX: usize = 256 * 1024;
 
+/// Environment variable (`ROWSxCOLS`) through which `start` passes its terminal's size to
+/// the monitor.
+pub const CONSOLE_SIZE_ENV: &str = "KILN_CONSOLE_SIZE";
+
 /// How long the end of a run waits for clients to take their last output.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -46,7 +50,11 @@ fn end_frame(code: Option<i32>) -> Vec<u8> {
 pub struct Hub {
     state: Arc<Mutex<State>>,
     tty: bool,
+    /// The terminal size each run starts with (from the starter's terminal).
+    console_size: Option<(u16, u16)>,
     path: PathBuf,
+    listener: Arc<UnixListener>,
+    open_stdin: bool,
     accept: JoinHandle<()>,
     _dir: OwnedFd,
 }
@@ -85,10 +93,18 @@ impl Hub {
             ended: true,
             ..State::default()
         }));
-        let accept = tokio::spawn(accept_loop(listener, state.clone(), open_stdin));
+        let listener = Arc::new(listener);
+        let accept = tokio::spawn(accept_loop(listener.clone(), state.clone(), open_stdin));
+        let console_size = std::env::var(CONSOLE_SIZE_ENV).ok().and_then(|v| {
+            let (r, c) = v.split_once('x')?;
+            Some((r.parse().ok()?, c.parse().ok()?))
+        });
         Ok(Hub {
             state,
+            listener,
+            open_stdin,
             tty,
+            console_size,
             path,
             accept,
             _dir: dir_fd,
@@ -98,6 +114,11 @@ impl Hub {
     /// A new run starts: a fresh stdin for the container, an empty replay buffer.
     pub fn begin_run(&self) -> Stdin {
         let (handle, stdin) = stdin_stream();
+        if let (true, Some((rows, cols))) = (self.tty, self.console_size) {
+            // Queued before the start: the executor sizes the terminal before the process
+            // exists.
+            handle.resize(rows, cols);
+        }
         let mut st = lock(&self.state);
         st.stdin = Some(handle);
         st.replay.clear();
@@ -151,6 +172,32 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// The monitor is done: new clients find no socket (and fall back to the log), and
+    /// the ones already queued get the last run's output and end, so none of them sees a
+    /// silent end of stream.
+    pub async fn close(self) {
+        let _ = std::fs::remove_file(&self.path);
+        self.accept.abort();
+        let mut served = Vec::new();
+        while let Ok(Ok((stream, _))) =
+            tokio::time::timeout(Duration::ZERO, self.listener.accept()).await
+        {
+            served.push(tokio::spawn(serve(
+                stream,
+                self.state.clone(),
+                self.open_stdin,
+            )));
+        }
+        if tokio::time::timeout(FLUSH_TIMEOUT, futures_join(served))
+            .await
+            .is_err()
+        {
+            tracing::warn!("a queued attach client did not take the container's end in time");
+        }
+    }
+}
+
 async fn futures_join(handles: Vec<JoinHandle<()>>) {
     for h in handles {
         let _ = h.await;
@@ -164,7 +211,7 @@ impl Drop for Hub {
     }
 }
 
-async fn accept_loop(listener: UnixListener, state: Arc<Mutex<State>>, open_stdin: bool) {
+async fn accept_loop(listener: Arc<UnixListener>, state: Arc<Mutex<State>>, open_stdin: bool) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {

@@ -168,7 +168,11 @@ impl LocalWorker {
         }
         // GC waits while fetched blobs are not yet referenced by the record or the lease.
         let _guard = self.store.write_guard().map_err(err)?;
-        let Some(chain) = self.remote.materialize(&self.store, key).await else {
+        let Some(chain) = self
+            .remote
+            .materialize_for(&self.store, key, &vertex.digest)
+            .await
+        else {
             return Ok(None);
         };
         blocking(|| {

@@ -369,9 +369,10 @@ mod tests {
             serde_json::from_str(r#"{"records":[{"digest":"sha256:01"}]}"#).unwrap();
         assert!(decode(&config, &[]).unwrap().is_empty());
         // A chain naming a layer the document lacks is dropped, not shortened.
-        let config: CacheConfig =
-            serde_json::from_str(r#"{"records":[{"digest":"sha256:02","chains":[{"layers":[3]}]}]}"#)
-                .unwrap();
+        let config: CacheConfig = serde_json::from_str(
+            r#"{"records":[{"digest":"sha256:02","chains":[{"layers":[3]}]}]}"#,
+        )
+        .unwrap();
         assert!(decode(&config, &[]).unwrap().is_empty());
     }
 

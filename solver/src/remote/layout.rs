@@ -206,14 +206,25 @@ struct LayoutFetcher {
 
 #[async_trait]
 impl BlobFetcher for LayoutFetcher {
-    async fn fetch(&self, store: &Store, layer: &Layer) -> Result<(), RemoteError> {
+    async fn fetch(
+        &self,
+        store: &Store,
+        layer: &Layer,
+        on_bytes: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(), RemoteError> {
         let path = blob_path(&self.dir, &layer.blob);
         let dir = self.dir.clone();
         crate::local::blocking(|| {
             let f = std::fs::File::open(&path).map_err(io(&dir, "opening", &path))?;
+            let reader = CountingReader {
+                inner: std::io::BufReader::new(f),
+                read: 0,
+                on_bytes,
+            };
+            // The store hashes as it writes: that is the one verification of a local copy.
             store
                 .content()
-                .ingest(std::io::BufReader::new(f), Some(&layer.blob))
+                .ingest(reader, Some(&layer.blob))
                 .map_err(|e| RemoteError::Store {
                     cache: self.name.clone(),
                     source: e.into(),
@@ -224,5 +235,21 @@ impl BlobFetcher for LayoutFetcher {
 
     fn name(&self) -> &str {
         &self.name
+    }
+}
+
+/// Tells `on_bytes` how much has been read so far.
+struct CountingReader<'a, R> {
+    inner: R,
+    read: u64,
+    on_bytes: &'a (dyn Fn(u64) + Send + Sync),
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        (self.on_bytes)(self.read);
+        Ok(n)
     }
 }

@@ -14,6 +14,7 @@ pub mod inline;
 pub mod layout;
 pub mod mounts;
 pub mod registry;
+pub mod report;
 pub mod sources;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use crate::cachekey::CacheKey;
 use crate::local::{Chain, Layer};
 
 pub use format::{CacheConfig, CacheEntry, CACHE_CONFIG_MEDIA_TYPE};
+use report::{HitReport, ProgressSlot};
 
 /// Blobs fetched at once while importing one record.
 const PARALLEL_FETCHES: usize = 4;
@@ -66,8 +68,14 @@ pub enum RemoteError {
 /// Where the blobs of an imported cache come from.
 #[async_trait]
 pub trait BlobFetcher: Send + Sync {
-    /// Put `layer`'s blob into the store, verified against its digest.
-    async fn fetch(&self, store: &Store, layer: &Layer) -> Result<(), RemoteError>;
+    /// Put `layer`'s blob into the store, verified against its digest; `on_bytes` is told
+    /// how many bytes have arrived, now and then.
+    async fn fetch(
+        &self,
+        store: &Store,
+        layer: &Layer,
+        on_bytes: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(), RemoteError>;
     /// The cache as the user named it, for messages.
     fn name(&self) -> &str;
     /// The registry repository the blobs are in, for caches that live in one (what a
@@ -120,11 +128,13 @@ impl ImportedCache {
     }
 
     /// The chain recorded for `key`, with every blob it needs present in the store
-    /// (fetched now where missing); `None` when the cache has no such record.
+    /// (fetched now where missing, told to `report`); `None` when the cache has no such
+    /// record.
     pub async fn materialize(
         &self,
         store: &Store,
         key: &CacheKey,
+        report: Option<&HitReport>,
     ) -> Result<Option<Chain>, RemoteError> {
         let Some(chain) = self.records.get(key) else {
             return Ok(None);
@@ -137,9 +147,20 @@ impl ImportedCache {
             .cloned()
             .collect();
         tracing::debug!(cache = self.name(), %key, missing = missing.len(), "remote cache hit");
+        if let (Some(r), false) = (report, missing.is_empty()) {
+            r.start(self.name(), &missing);
+        }
         let fetcher = &self.fetcher;
         futures::stream::iter(missing)
-            .map(|l| async move { fetcher.fetch(store, &l).await })
+            .map(|l| async move {
+                let layer_report = report.map(|r| r.layer(&l));
+                let on_bytes = |done: u64| {
+                    if let Some(lr) = &layer_report {
+                        lr.bytes(done);
+                    }
+                };
+                fetcher.fetch(store, &l, &on_bytes).await
+            })
             .buffer_unordered(PARALLEL_FETCHES)
             .try_collect::<Vec<()>>()
             .await?;
@@ -149,27 +170,71 @@ impl ImportedCache {
 
 /// Several imported caches, asked in order.
 #[derive(Clone, Default)]
-pub struct RemoteCaches(pub Vec<Arc<ImportedCache>>);
+pub struct RemoteCaches {
+    pub caches: Vec<Arc<ImportedCache>>,
+    progress: ProgressSlot,
+}
 
 impl RemoteCaches {
+    pub fn new(caches: Vec<Arc<ImportedCache>>) -> Self {
+        RemoteCaches {
+            caches,
+            progress: ProgressSlot::default(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.caches.is_empty()
+    }
+
+    /// Show the downloads of cache hits on `progress` (log lines on the step that hit);
+    /// every clone of these caches reports there from now on.
+    /// Call [`RemoteCaches::stop_reporting`] when the solve is over: the progress
+    /// receiver ends only when every sender is dropped.
+    pub fn report_to(&self, progress: crate::Progress) {
+        self.progress.set(Some(progress));
+    }
+
+    /// Drop the progress sink given to [`RemoteCaches::report_to`].
+    pub fn stop_reporting(&self) {
+        self.progress.set(None);
     }
 
     /// The first cache's chain for `key`, blobs not fetched: what a re-export passes on
     /// for steps this build took from the cache without visiting them.
     pub fn record(&self, key: &CacheKey) -> Option<Chain> {
-        self.0.iter().find_map(|c| c.record(key).cloned())
+        self.caches.iter().find_map(|c| c.record(key).cloned())
     }
 
     /// The first cache's chain for `key`, blobs fetched. A cache that fails is warned about
     /// and skipped: a broken remote cache costs a rebuild, never the build.
     pub async fn materialize(&self, store: &Store, key: &CacheKey) -> Option<Chain> {
-        for cache in &self.0 {
+        self.materialize_inner(store, key, None).await
+    }
+
+    /// Like [`RemoteCaches::materialize`] for the step `vertex`, whose log shows the
+    /// downloads (see [`RemoteCaches::report_to`]).
+    pub async fn materialize_for(
+        &self,
+        store: &Store,
+        key: &CacheKey,
+        vertex: &kiln_frontend::graph::Digest,
+    ) -> Option<Chain> {
+        let report = self.progress.for_step(vertex);
+        self.materialize_inner(store, key, report.as_ref()).await
+    }
+
+    async fn materialize_inner(
+        &self,
+        store: &Store,
+        key: &CacheKey,
+        report: Option<&HitReport>,
+    ) -> Option<Chain> {
+        for cache in &self.caches {
             if !cache.contains(key) {
                 continue;
             }
-            match cache.materialize(store, key).await {
+            match cache.materialize(store, key, report).await {
                 Ok(Some(chain)) => return Some(chain),
                 Ok(None) => {}
                 Err(e) => tracing::warn!("{e}; the step runs instead"),

@@ -91,7 +91,7 @@ pub async fn import(store: &Store, cache: &ImportedCache) -> Result<usize, Remot
         if Digest::from_hex(name).is_err() || root.join(format!("{name}.ready")).exists() {
             continue;
         }
-        let Some(chain) = cache.materialize(store, key).await? else {
+        let Some(chain) = cache.materialize(store, key, None).await? else {
             continue;
         };
         if crate::local::blocking(|| apply(store, cache.name(), &chain, &root, name))? {

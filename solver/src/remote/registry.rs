@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
-use kiln_cache::prehashed::PrehashedWriter;
 use kiln_cache::image::spec::{media, Descriptor, ImageConfig, Manifest as OciManifest};
+use kiln_cache::prehashed::PrehashedWriter;
 use kiln_cache::{Digest, Reference, Store};
 use kiln_registry::{
     BlobSource, Manifest, PushOutcome, ReferenceExt, RegistryClient, RegistryError, Repository,
@@ -197,14 +197,25 @@ struct RegistryFetcher {
 
 #[async_trait]
 impl BlobFetcher for RegistryFetcher {
-    async fn fetch(&self, store: &Store, layer: &Layer) -> Result<(), RemoteError> {
+    async fn fetch(
+        &self,
+        store: &Store,
+        layer: &Layer,
+        on_bytes: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<(), RemoteError> {
         let desc = Descriptor::new(&layer.media_type, layer.blob.clone(), layer.size);
         // The client verifies the digest while the bytes stream; the store only writes them.
-        let writer = store.content().prehashed_writer().map_err(|e| RemoteError::Store {
-            cache: self.name.clone(),
-            source: e.into(),
-        })?;
-        let mut w = AsyncBlobWriter(writer);
+        let writer = store
+            .content()
+            .prehashed_writer()
+            .map_err(|e| RemoteError::Store {
+                cache: self.name.clone(),
+                source: e.into(),
+            })?;
+        let mut w = AsyncBlobWriter {
+            inner: writer,
+            on_bytes,
+        };
         self.client
             .fetch_blob(&self.reference.repo(), &desc, &mut w)
             .await
@@ -212,7 +223,8 @@ impl BlobFetcher for RegistryFetcher {
                 cache: self.name.clone(),
                 source: Box::new(source),
             })?;
-        w.0.commit_verified(&layer.blob, layer.size)
+        w.inner
+            .commit_verified(&layer.blob, layer.size)
             .map_err(|e| RemoteError::Store {
                 cache: self.name.clone(),
                 source: e.into(),
@@ -230,21 +242,29 @@ impl BlobFetcher for RegistryFetcher {
 }
 
 /// The store's blob writer is synchronous; its writes go to a 1 MiB buffer and a local
-/// file, short enough to do inline on the runtime's worker.
-struct AsyncBlobWriter(PrehashedWriter);
+/// file, short enough to do inline on the runtime's worker. Counts bytes for progress.
+struct AsyncBlobWriter<'a> {
+    inner: PrehashedWriter,
+    on_bytes: &'a (dyn Fn(u64) + Send + Sync),
+}
 
-impl tokio::io::AsyncWrite for AsyncBlobWriter {
+impl tokio::io::AsyncWrite for AsyncBlobWriter<'_> {
     fn poll_write(
         self: Pin<&mut Self>,
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Poll::Ready(self.get_mut().0.write(buf))
+        let this = self.get_mut();
+        let n = this.inner.write(buf);
+        if n.is_ok() {
+            (this.on_bytes)(this.inner.written());
+        }
+        Poll::Ready(n)
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(self.get_mut().0.flush())
+        Poll::Ready(self.get_mut().inner.flush())
     }
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(self.get_mut().0.flush())
+        Poll::Ready(self.get_mut().inner.flush())
     }
 }

@@ -23,7 +23,7 @@ impl MountSources {
     pub fn for_target(store: &Store, imported: &RemoteCaches, target: &Repository) -> Self {
         let mut out = MountSources::default();
         out.add_store_images(store, target);
-        for cache in &imported.0 {
+        for cache in &imported.caches {
             let Some(repo) = cache.repository() else {
                 continue;
             };
@@ -31,7 +31,11 @@ impl MountSources {
                 continue;
             }
             for key in cache.keys() {
-                for l in cache.record(key).map(|c| c.layers.as_slice()).unwrap_or(&[]) {
+                for l in cache
+                    .record(key)
+                    .map(|c| c.layers.as_slice())
+                    .unwrap_or(&[])
+                {
                     out.by_blob.insert(l.blob.clone(), repo.clone());
                 }
             }

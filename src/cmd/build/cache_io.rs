@@ -164,7 +164,7 @@ pub async fn import(
         }
         caches.push(cache);
     }
-    RemoteCaches(caches)
+    RemoteCaches::new(caches)
 }
 
 /// The results of the build's steps (not sources: those are the base image and the
@@ -281,9 +281,8 @@ pub async fn export(
         Location::Registry(r) => {
             let target = kiln_registry::ReferenceExt::repo(r);
             // Listing the store's images and reading their manifests is blocking work.
-            let mounts = tokio::task::block_in_place(|| {
-                MountSources::for_target(store, imported, &target)
-            });
+            let mounts =
+                tokio::task::block_in_place(|| MountSources::for_target(store, imported, &target));
             let s = registry::export(client, store, r, &chosen, &mounts).await?;
             let blobs = format!(
                 ", blobs: {} uploaded, {} mounted, {} present",

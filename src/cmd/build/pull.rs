@@ -3,10 +3,15 @@
 //! registry again). The image is then in the store like any other, so the step's cache key
 //! is its manifest digest: a re-tag of the same image still hits.
 
+use std::sync::{Arc, Mutex};
+
 use anyhow::Context;
 use kiln_cache::{Reference, Store};
 use kiln_frontend::graph::Platform as BuildPlatform;
 use kiln_registry::{Platform, PlatformExt, RegistryClient};
+
+use crate::cmd::registry_opts::{ProgressView, RegistryArgs};
+use crate::progress::ProgressMode;
 
 /// Pulls base images on the build's runtime.
 pub struct BasePuller {
@@ -18,7 +23,28 @@ pub struct BasePuller {
     pub verbose: bool,
 }
 
+/// Shows the layers of each base image pull.
+fn layer_view(progress: ProgressMode) -> Arc<ProgressView> {
+    match progress {
+        // Plain progress means lines, also on a terminal (as `kiln pull` prints them).
+        ProgressMode::Plain => Arc::new(ProgressView::Lines {
+            last: Mutex::default(),
+            pushing: false,
+        }),
+        _ => ProgressView::new(false, false),
+    }
+}
+
 impl BasePuller {
+    /// Pull through a client that shows every layer's progress (bars on a terminal, a
+    /// line per layer and phase otherwise); nothing changes when not verbose.
+    pub fn with_layer_progress(mut self, registry: &RegistryArgs, progress: ProgressMode) -> Self {
+        if self.verbose {
+            self.client = registry.client(&layer_view(progress));
+        }
+        self
+    }
+
     /// Whether `reference` should be fetched before it is read from the store.
     pub fn wants(&self, store: &Store, reference: &str) -> bool {
         let present = store.resolve_image(reference).is_ok();

@@ -1,12 +1,15 @@
 //! `kiln build --push` and `--output type=image,name=R,push=true`: the built image goes to
 //! the registry of every name it was given, blobs the registry has are skipped, and a
-//! second repository of the same registry mounts the blobs the first one received.
+//! second repository of the same registry mounts the blobs the first one received (as
+//! does the first, for blobs of store images named on that registry, e.g. its base).
 
 use anyhow::{bail, Context};
 use kiln_cache::image::records::MAX_DOCUMENT;
 use kiln_cache::image::spec::media;
 use kiln_cache::{Digest, ImageRecord, Reference, Store};
-use kiln_registry::{BlobSource, Manifest, ReferenceExt, RegistryClient, Repository};
+use kiln_registry::{BlobSource, Manifest, PushOutcome, ReferenceExt, RegistryClient, Repository};
+use kiln_solver::remote::sources::MountSources;
+use kiln_solver::remote::RemoteCaches;
 
 /// What an `--output type=image` spec asks beyond storing the image.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -94,10 +97,22 @@ pub async fn push_image(
                 .iter()
                 .find(|r| r.registry == repo.registry)
                 .cloned();
-            client
-                .push_blobs(&repo, &blobs, from.as_ref())
+            // Blobs another repository of the registry holds (the base image pulled from
+            // it) are mounted from there; listing the store is blocking work.
+            let known = tokio::task::block_in_place(|| {
+                MountSources::for_target(store, &RemoteCaches::default(), &repo)
+            });
+            let outcomes = client
+                .push_blobs_mounting(&repo, &blobs, |d| {
+                    from.clone().or_else(|| known.get(&d.digest))
+                })
                 .await
                 .with_context(|| format!("pushing the layers of {name}"))?;
+            let mounted = outcomes
+                .iter()
+                .filter(|o| matches!(o, PushOutcome::Mounted))
+                .count();
+            tracing::info!(%name, blobs = outcomes.len(), mounted, "pushed blobs");
             done_repos.push(repo);
         }
         let digest = client
@@ -130,7 +145,17 @@ mod tests {
             .unwrap();
         assert!(r.push, "type=registry pushes");
         assert_eq!(r.names[0].to_string(), "reg:5000/c:3");
-        assert!(image_output("push=true,type=registry").unwrap().unwrap().push);
-        assert!(!image_output("type=registry,push=false").unwrap().unwrap().push);
+        assert!(
+            image_output("push=true,type=registry")
+                .unwrap()
+                .unwrap()
+                .push
+        );
+        assert!(
+            !image_output("type=registry,push=false")
+                .unwrap()
+                .unwrap()
+                .push
+        );
     }
 }

@@ -226,6 +226,7 @@ impl BuildBackend for KilnBackend {
             s.compiled.proxy_env.clone(),
         )
         .with_lease(lease.lease.clone())
+        .with_graph_hints(&s.compiled.graph)
         .with_run_extras(RunExtras {
             secrets: Arc::new(s.secrets.clone()),
             on_failure: None,

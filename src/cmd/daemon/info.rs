@@ -42,6 +42,12 @@ fn policy(gc: &GcPolicyInfo) -> String {
     if let Some(d) = gc.keep_duration_seconds {
         parts.push(format!("keep-duration {d}s"));
     }
+    if let Some(d) = gc.images_keep_duration_seconds {
+        parts.push(format!("dangling images keep-duration {d}s"));
+    }
+    if let Some(n) = gc.cache_mounts_keep_storage_bytes {
+        parts.push(format!("cache mounts keep-storage {}", human_size(n)));
+    }
     if parts.is_empty() {
         return "none".into();
     }
