@@ -77,6 +77,29 @@ fn source_date_epoch_gives_the_same_digest_on_two_stores() {
     // layers are the unclamped originals.
     let plain = build_digest(&a, "build/repro", &["-t", "repro:plain"], &[]);
     assert_ne!(plain, da);
+
+    // A store whose first build had the epoch in its environment: the cache must still
+    // hold real mtimes, so a later build without an epoch does not inherit clamped files.
+    let c = Kiln::with_busybox();
+    build_digest(
+        &c,
+        "build/repro",
+        &["-t", "repro"],
+        &[("SOURCE_DATE_EPOCH", "1600000000")],
+    );
+    build_digest(&c, "build/repro", &["-t", "repro:plain"], &[]);
+    // Read the layers as shipped (a container in `c` would see the step's snapshot, which
+    // never was clamped): save, load into another store, look there.
+    let saved = c.path("plain.tar");
+    c.ok(&["save", "-o", saved.to_str().unwrap(), "repro:plain"]);
+    let d = Kiln::with_busybox();
+    d.ok(&["load", "-i", saved.to_str().unwrap()]);
+    let mtime: i64 = d
+        .sh("repro:plain", "stat -c %Y /built.txt")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(mtime > 1_700_000_000, "cached layer was clamped: {mtime}");
 }
 
 #[test]

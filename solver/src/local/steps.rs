@@ -51,12 +51,14 @@ fn store_layer(
     unpack_into: Option<&Path>,
 ) -> Result<Chain, WorkerError> {
     let _guard = store.write_guard().map_err(err)?;
+    // Cached layers keep their real mtimes: SOURCE_DATE_EPOCH is applied at export
+    // (local::convert), so one cache serves builds with and without an epoch.
     let (blob, unpacked) = match unpack_into {
         None => {
             let blob = write_layer(
                 store.content(),
                 entries,
-                TarOptions::from_env(),
+                TarOptions::default(),
                 Compression::Gzip,
             )
             .map_err(err)?;
@@ -70,7 +72,7 @@ fn store_layer(
             let (blob, applied) = write_layer_and_apply(
                 store.content(),
                 entries,
-                TarOptions::from_env(),
+                TarOptions::default(),
                 Compression::Gzip,
                 dir,
                 opts,
