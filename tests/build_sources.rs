@@ -238,6 +238,35 @@ fn add_git_repository_at_refs_and_subdirs() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no ref \"no-such-branch\""), "{err}");
     assert!(err.contains(&format!("{}/repo.git", daemon.base)), "{err}");
+
+    // --checksum pins the commit: the tag's own commit builds, another one is refused.
+    let df = testdata("build/git/pinned.Dockerfile");
+    let pinned = |pin: &str| {
+        let pin_arg = format!("PIN={pin}");
+        k.run(&[
+            "build",
+            "--progress",
+            "plain",
+            "--build-arg",
+            &arg,
+            "--build-arg",
+            &pin_arg,
+            "-t",
+            "gitsrc:pinned",
+            "-f",
+            df.to_str().unwrap(),
+            &ctx("build/git"),
+        ])
+    };
+    let v1 = git(&work, &["rev-parse", "v1^{commit}"]);
+    let out = pinned(v1.trim());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(k.sh("gitsrc:pinned", "/pinned/main.sh"), "v1\n");
+    let out = pinned(head.trim());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(err.contains(v1.trim()), "{err}");
 }
 
 #[test]

@@ -29,7 +29,7 @@ fn is_http(src: &str) -> bool {
 }
 
 /// `remote#ref:subdir` split into its parts.
-fn git_source(src: &str, keep_git_dir: bool) -> Source {
+fn git_source(src: &str, keep_git_dir: bool, checksum: Option<String>) -> Source {
     let (remote, fragment) = src.split_once('#').unwrap_or((src, ""));
     let (reference, subdir) = fragment.split_once(':').unwrap_or((fragment, ""));
     Source::Git {
@@ -37,6 +37,7 @@ fn git_source(src: &str, keep_git_dir: bool) -> Source {
         reference: (!reference.is_empty()).then(|| reference.to_string()),
         subdir: (!subdir.is_empty()).then(|| subdir.to_string()),
         keep_git_dir,
+        checksum,
     }
 }
 
@@ -180,7 +181,8 @@ pub fn dispatch_copy(
                     "ADD for git sources",
                 ));
             }
-            let op = Op::Source(git_source(src, c.keep_git_dir.unwrap_or(false)));
+            let pin = (!checksum.is_empty()).then(|| checksum.clone());
+            let op = Op::Source(git_source(src, c.keep_git_dir.unwrap_or(false), pin));
             inputs.push(add(cx, op, vec![], st.origin(cmd))?);
             actions.push(FileAction::Copy(Copy {
                 input: inputs.len() - 1,
@@ -300,12 +302,13 @@ mod tests {
         assert_eq!(url_filename("https://e.com/dl/a.tgz?x=1"), "a.tgz");
         assert_eq!(url_filename("https://e.com/"), "__unnamed__");
         assert_eq!(
-            git_source("https://h/r.git#v1:sub", false),
+            git_source("https://h/r.git#v1:sub", false, Some("abc1234".into())),
             Source::Git {
                 remote: "https://h/r.git".into(),
                 reference: Some("v1".into()),
                 subdir: Some("sub".into()),
-                keep_git_dir: false
+                keep_git_dir: false,
+                checksum: Some("abc1234".into()),
             }
         );
         assert_eq!(source_path("a/./b/c", true), "/a/./b/c");

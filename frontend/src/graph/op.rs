@@ -53,6 +53,10 @@ pub enum Source {
         reference: Option<String>,
         subdir: Option<String>,
         keep_git_dir: bool,
+        /// `ADD --checksum=<commit>`: the commit the ref must resolve to (a prefix of its id).
+        /// Left out of the serialised op when absent, so older graphs keep their digests.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checksum: Option<String>,
     },
     /// A file fetched over http(s), optionally pinned by checksum.
     Http {

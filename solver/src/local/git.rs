@@ -42,6 +42,13 @@ pub enum GitError {
     },
     #[error("ADD {remote}: the repository has no ref {reference:?}; use a branch, tag or full commit id")]
     NoRef { remote: String, reference: String },
+    #[error("ADD {remote}#{reference}: checksum mismatch: --checksum={expected} but the ref resolves to commit {actual}")]
+    Checksum {
+        remote: String,
+        reference: String,
+        expected: String,
+        actual: String,
+    },
     #[error("ADD {remote}: subdirectory {subdir:?} {reason}")]
     Subdir {
         remote: String,
@@ -58,6 +65,8 @@ pub struct GitSpec<'a> {
     pub reference: Option<&'a str>,
     pub subdir: Option<&'a str>,
     pub keep_git_dir: bool,
+    /// `ADD --checksum`: the resolved commit id must start with this.
+    pub checksum: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -105,8 +114,26 @@ fn is_commit_id(s: &str) -> bool {
     s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The commit `reference` (default HEAD) names in `remote`, and the ref to fetch it by.
+/// `resolve`, then the `--checksum` pin checked against the commit it found.
 fn resolve(spec: &GitSpec<'_>) -> Result<(String, String), GitError> {
+    let (commit, fetch_ref) = resolve_ref(spec)?;
+    if let Some(pin) = spec.checksum {
+        let pin = pin.trim().to_ascii_lowercase();
+        // A commit id or an unambiguous prefix of one (git's own minimum is 4; ask for 7).
+        if pin.len() < 7 || !commit.starts_with(&pin) {
+            return Err(GitError::Checksum {
+                remote: spec.remote.to_string(),
+                reference: spec.reference.unwrap_or("HEAD").to_string(),
+                expected: pin,
+                actual: commit,
+            });
+        }
+    }
+    Ok((commit, fetch_ref))
+}
+
+/// The commit `reference` (default HEAD) names in `remote`, and the ref to fetch it by.
+fn resolve_ref(spec: &GitSpec<'_>) -> Result<(String, String), GitError> {
     let wanted = spec.reference.unwrap_or("HEAD");
     if is_commit_id(wanted) {
         return Ok((wanted.to_ascii_lowercase(), wanted.to_ascii_lowercase()));
@@ -270,6 +297,7 @@ mod tests {
             reference: None,
             subdir: Some(s),
             keep_git_dir: false,
+            checksum: None,
         };
         assert_eq!(
             clean_subdir(&spec("/a/./b/")).unwrap(),

@@ -206,13 +206,9 @@ impl LocalWorker {
     /// Lease the blobs of a chain (and its state document) for the rest of the build.
     fn hold(&self, chain: &Chain, doc: Option<&kiln_cache::Digest>) -> Result<(), WorkerError> {
         let Some(l) = &self.lease else { return Ok(()) };
-        for layer in &chain.layers {
-            self.store.lease_blob(l, &layer.blob).map_err(err)?;
-        }
-        if let Some(d) = doc {
-            self.store.lease_blob(l, d).map_err(err)?;
-        }
-        Ok(())
+        // One transaction for the whole chain: a cached root holds every layer below it.
+        let blobs = chain.layers.iter().map(|layer| &layer.blob).chain(doc);
+        self.store.lease_blobs(l, blobs).map_err(err)
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -342,12 +338,14 @@ impl Worker for LocalWorker {
                 reference,
                 subdir,
                 keep_git_dir,
+                checksum,
             }) => {
                 let spec = git::GitSpec {
                     remote,
                     reference: reference.as_deref(),
                     subdir: subdir.as_deref(),
                     keep_git_dir: *keep_git_dir,
+                    checksum: checksum.as_deref(),
                 };
                 git::key(&spec).await.map(Some).map_err(err)
             }
@@ -427,12 +425,14 @@ impl Worker for LocalWorker {
                 reference,
                 subdir,
                 keep_git_dir,
+                checksum,
             }) => {
                 let spec = git::GitSpec {
                     remote,
                     reference: reference.as_deref(),
                     subdir: subdir.as_deref(),
                     keep_git_dir: *keep_git_dir,
+                    checksum: checksum.as_deref(),
                 };
                 git::run(self, vertex, &spec, ctx).await.map_err(err)?
             }
@@ -463,11 +463,12 @@ impl Worker for LocalWorker {
         let store = self.store.clone();
         blocking(|| {
             let doc = chain.save(&store).map_err(err)?;
-            self.hold(&chain, Some(&doc))?;
-            // The layers the state lists must outlive GC as long as the record does.
+            // The layers the state lists must outlive GC as long as the record does; the
+            // lease rows commit with the record (one transaction per step).
             let layers: Vec<_> = chain.layers.iter().map(|l| l.blob.clone()).collect();
+            let lease = self.lease.as_ref();
             store
-                .put_cache_record_with_refs(key.as_str(), None, Some(&doc), &description, &layers)
+                .put_cache_record_leased(key.as_str(), None, Some(&doc), &description, &layers, lease)
                 .map_err(err)
         })?;
         let out = Output::Chain(Arc::new(chain));
