@@ -57,6 +57,20 @@ impl Store {
         description: &str,
         refs: &[Digest],
     ) -> Result<CacheRecord, StoreError> {
+        self.put_cache_record_leased(key, snapshot_id, blob, description, refs, None)
+    }
+
+    /// [`Store::put_cache_record_with_refs`] that also adds the record's blob and `refs`
+    /// to `lease` in the same transaction: a build step's result costs one commit.
+    pub fn put_cache_record_leased(
+        &self,
+        key: &str,
+        snapshot_id: Option<&str>,
+        blob: Option<&Digest>,
+        description: &str,
+        refs: &[Digest],
+        lease: Option<&crate::lease::Lease>,
+    ) -> Result<CacheRecord, StoreError> {
         let size = match snapshot_id {
             Some(id) => crate::fsutil::disk_usage(&self.snapshot_path(id)).unwrap_or(0),
             None => blob
@@ -79,6 +93,9 @@ impl Store {
                     params![key, r.to_string()],
                 )
                 .map_err(DbError::from)?;
+            }
+            if let Some(l) = lease {
+                crate::lease::insert_lease_blobs(tx, l, refs.iter().chain(blob))?;
             }
             Ok::<_, StoreError>(())
         })?;

@@ -35,6 +35,17 @@ impl Store {
         self.lease_resource(lease, "blob", &blob.to_string())
     }
 
+    /// Lease several blobs in one transaction: a cached step holds every layer of its
+    /// chain, and one commit (one fsync) per layer made no-op rebuilds pay per step.
+    pub fn lease_blobs<'a>(
+        &self,
+        lease: &Lease,
+        blobs: impl IntoIterator<Item = &'a Digest>,
+    ) -> Result<(), StoreError> {
+        self.db()
+            .write(|tx| insert_lease_blobs(tx, lease, blobs).map_err(StoreError::from))
+    }
+
     pub fn lease_snapshot(&self, lease: &Lease, snapshot_id: &str) -> Result<(), StoreError> {
         self.lease_resource(lease, "snapshot", snapshot_id)
     }
@@ -53,4 +64,20 @@ impl Store {
             Ok::<_, StoreError>(())
         })
     }
+}
+
+/// Add `blobs` to `lease` inside the caller's transaction, so a step's records and its
+/// lease rows commit together (one fsync instead of one each).
+pub(crate) fn insert_lease_blobs<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    lease: &Lease,
+    blobs: impl IntoIterator<Item = &'a Digest>,
+) -> Result<(), DbError> {
+    let mut st = tx.prepare_cached(
+        "INSERT OR IGNORE INTO lease_resources (lease_id, kind, resource) VALUES (?1, 'blob', ?2)",
+    )?;
+    for b in blobs {
+        st.execute(params![lease.id, b.to_string()])?;
+    }
+    Ok(())
 }

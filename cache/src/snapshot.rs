@@ -113,12 +113,26 @@ impl Store {
         blob: &Digest,
         media_type: &str,
     ) -> Result<(), StoreError> {
+        self.record_layer_blob_leased(diff_id, blob, media_type, None)
+    }
+
+    /// [`Store::record_layer_blob`] and, in the same transaction, add the blob to `lease`.
+    pub fn record_layer_blob_leased(
+        &self,
+        diff_id: &Digest,
+        blob: &Digest,
+        media_type: &str,
+        lease: Option<&crate::lease::Lease>,
+    ) -> Result<(), StoreError> {
         self.db().write(|tx| {
             tx.execute(
                 "INSERT OR IGNORE INTO layer_blobs (diff_id, blob_digest, media_type) VALUES (?1, ?2, ?3)",
                 params![diff_id.to_string(), blob.to_string(), media_type],
             )
             .map_err(DbError::from)?;
+            if let Some(l) = lease {
+                crate::lease::insert_lease_blobs(tx, l, [blob])?;
+            }
             Ok::<_, StoreError>(())
         })
     }

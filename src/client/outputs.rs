@@ -83,6 +83,9 @@ mod tests {
         let mut h = tar::Header::new_gnu();
         h.set_size(3);
         h.set_mode(0o750);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
         h.set_entry_type(tar::EntryType::Regular);
         tar.append_data(&mut h, "etc/x", &b"abc"[..]).unwrap();
         let bytes = tar.into_inner().unwrap();
@@ -95,6 +98,17 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o750);
+        let mtime = std::fs::metadata(dest.join("etc/x"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(
+            mtime
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+            1_700_000_000
+        );
         let file = d.path().join("o.tar");
         copy(&mut &bytes[..], &file).unwrap();
         assert_eq!(std::fs::read(&file).unwrap(), bytes);

@@ -358,7 +358,9 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
     };
     let image = if inline {
         let plain = write_image(&store, chain, &meta, &[])?;
-        cache_io::with_inline_cache(&store, &plain, &cache_entries, chain, &tag_names)?
+        let solved = solution.output.chain().cloned().unwrap_or_default();
+        let chains = (solved.as_ref(), chain);
+        cache_io::with_inline_cache(&store, &plain, &cache_entries, chains, &tag_names)?
     } else {
         write_image(&store, chain, &meta, &tag_names)?
     };

@@ -36,6 +36,7 @@ pub mod commit;
 pub mod container_fmt;
 pub mod container_inspect;
 pub mod container_opts;
+pub mod isolation_opts;
 pub mod container_run;
 pub mod cp;
 pub mod create;

@@ -7,6 +7,7 @@ mod cpuset;
 mod devices;
 mod discover;
 mod oom;
+mod optional;
 
 pub use oom::OomListener;
 
@@ -148,31 +149,8 @@ impl Cgroups {
                 }
             }
         }
-        // Optional hierarchies: devices where mounted, cpuset only when asked for.
-        let mut optional: Vec<&str> = vec!["devices"];
-        if limits.cpuset_cpus.is_some() {
-            optional.push("cpuset");
-        }
-        for controller in optional {
-            let parent = match own_cgroup_dir(Some(controller)) {
-                Ok(p) => p,
-                Err(e) if controller == "devices" => {
-                    tracing::debug!("no device cgroup: {e}");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let dir = parent.join(&name);
-            std::fs::create_dir(&dir).map_err(|source| CgroupError::Create {
-                path: dir.clone(),
-                source,
-            })?;
-            cg.dirs.push(dir.clone());
-            match (controller, &limits.cpuset_cpus) {
-                ("cpuset", Some(cpus)) => cpuset::apply_v1(&dir, cpus)?,
-                _ => devices::apply_v1(&dir, device_rules)?,
-            }
-        }
+        // On failure `cg` (dropped) removes what was made so far, these included.
+        optional::create_v1(&name, limits, device_rules, &mut cg.dirs)?;
         Ok(cg)
     }
 

@@ -85,13 +85,11 @@ fn store_layer(
             (blob, applied.is_ok())
         }
     };
+    // Leased while the write guard still keeps GC out (nothing references the blob yet),
+    // in the same transaction as its layer record.
     store
-        .record_layer_blob(&blob.diff_id, &blob.digest, LAYER_MEDIA_TYPE)
+        .record_layer_blob_leased(&blob.diff_id, &blob.digest, LAYER_MEDIA_TYPE, lease)
         .map_err(err)?;
-    // Leased while the write guard still keeps GC out: nothing references the blob yet.
-    if let Some(l) = lease {
-        store.lease_blob(l, &blob.digest).map_err(err)?;
-    }
     let chain = base.with(Layer {
         diff_id: blob.diff_id,
         blob: blob.digest,

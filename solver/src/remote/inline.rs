@@ -13,13 +13,35 @@ use super::RemoteError;
 use crate::cachekey::CacheKey;
 use crate::local::Chain;
 
-/// The value to store under [`INLINE_CACHE_KEY`] for the entries whose chains `image`
-/// starts with; `None` when there are none.
-pub fn encode(entries: &[CacheEntry], image: &Chain) -> Option<serde_json::Value> {
+/// The value to store under [`INLINE_CACHE_KEY`] for the entries whose results the image
+/// starts with; `None` when there are none. `solved` is the build's own chain, `image` the
+/// layers the image got: the same number of layers means each is the build's layer as the
+/// output converted it (compression, SOURCE_DATE_EPOCH clamp), so a step whose result is
+/// the bottom of `solved` is recorded with the image's layers at those places — the only
+/// blobs an importer finds beside the config, and the ones that make the same image again.
+/// Otherwise (`--squash`) only results whose diff ids the image starts with are recorded.
+pub fn encode(entries: &[CacheEntry], solved: &Chain, image: &Chain) -> Option<serde_json::Value> {
+    let positional = solved.layers.len() == image.layers.len();
     let inside: Vec<CacheEntry> = entries
         .iter()
-        .filter(|e| is_prefix(&e.chain, image))
-        .cloned()
+        .filter_map(|e| {
+            let mine = image.layers.get(..e.chain.layers.len())?;
+            let same = if positional {
+                is_prefix(&e.chain, solved)
+            } else {
+                e.chain
+                    .layers
+                    .iter()
+                    .zip(mine)
+                    .all(|(a, b)| a.diff_id == b.diff_id)
+            };
+            same.then(|| CacheEntry {
+                chain: Chain {
+                    layers: mine.to_vec(),
+                },
+                ..e.clone()
+            })
+        })
         .collect();
     if inside.is_empty() {
         return None;
@@ -120,7 +142,7 @@ mod tests {
                 },
             },
         ];
-        let value = encode(&entries, &image).expect("inline cache");
+        let value = encode(&entries, &image, &image).expect("inline cache");
         let mut config = ImageConfig {
             rootfs: RootFs {
                 kind: "layers".into(),
@@ -139,5 +161,48 @@ mod tests {
         assert_eq!(records.len(), 2);
         assert_eq!(records[&key("b")], image);
         assert!(!records.contains_key(&key("other-stage")));
+    }
+
+    #[test]
+    fn points_at_the_image_blobs_when_the_output_converted_them() {
+        let built = Chain {
+            layers: vec![layer(1), layer(2)],
+        };
+        // Other blobs, even other diff ids: what an output's compression and
+        // SOURCE_DATE_EPOCH clamp make of the same layers.
+        let image = Chain {
+            layers: built
+                .layers
+                .iter()
+                .map(|l| Layer {
+                    blob: Digest::of_bytes(l.blob.to_string().as_bytes()),
+                    diff_id: Digest::of_bytes(l.diff_id.to_string().as_bytes()),
+                    media_type: "application/vnd.oci.image.layer.v1.tar+zstd".into(),
+                    ..l.clone()
+                })
+                .collect(),
+        };
+        let key = CacheKey::from_stored("sha256:b".to_string());
+        let entries = vec![CacheEntry {
+            key: key.clone(),
+            inputs: vec![],
+            chain: built.clone(),
+        }];
+        let value = encode(&entries, &built, &image).expect("inline cache");
+        let mut config = ImageConfig {
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: image.diff_ids(),
+            },
+            ..Default::default()
+        };
+        config.extra.insert(INLINE_CACHE_KEY.into(), value);
+        let layers: Vec<Descriptor> = image
+            .layers
+            .iter()
+            .map(|l| Descriptor::new(&l.media_type, l.blob.clone(), l.size))
+            .collect();
+        let records = decode_image("test", &config, &layers).unwrap();
+        assert_eq!(records[&key], image);
     }
 }

@@ -331,16 +331,17 @@ async fn at_destination(
 }
 
 /// Rewrite `image` with the inline cache of `entries` in its config; returns the new
-/// record, named `names` (the first, unnamed record is dropped).
+/// record, named `names` (the first, unnamed record is dropped). `solved` is the build's
+/// chain, `chain` the image's (see `inline::encode`).
 pub fn with_inline_cache(
     store: &Store,
     image: &kiln_cache::ImageRecord,
     entries: &[CacheEntry],
-    chain: &Chain,
+    (solved, chain): (&Chain, &Chain),
     names: &[Reference],
 ) -> anyhow::Result<kiln_cache::ImageRecord> {
     use kiln_cache::image::spec::Descriptor;
-    let Some(value) = inline::encode(entries, chain) else {
+    let Some(value) = inline::encode(entries, solved, chain) else {
         return Ok(store.register_image(&image.manifest_digest, names)?);
     };
     let mut config = store.read_config(&image.config_digest)?;
