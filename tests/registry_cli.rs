@@ -2,87 +2,13 @@
 //! with skopeo in both directions.
 
 mod images_support;
+mod registry_support;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use images_support::{busybox_archive, Kiln};
-
-/// A `docker-registry` process on a free loopback port; killed on drop.
-struct Registry {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start(htpasswd: Option<(&str, &str)>) -> Registry {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let auth = match htpasswd {
-            None => String::new(),
-            Some((user, password)) => {
-                let path = dir.path().join("htpasswd");
-                std::fs::write(
-                    &path,
-                    format!("{user}:{}\n", bcrypt::hash(password, 4).expect("bcrypt")),
-                )
-                .expect("htpasswd");
-                format!(
-                    "auth:\n  htpasswd:\n    realm: kiln\n    path: {}\n",
-                    path.display()
-                )
-            }
-        };
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n  secret: kiln-test\n{auth}",
-                dir.path().join("storage").display()
-            ),
-        )
-        .expect("config");
-        let child = Command::new("/usr/bin/docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start docker-registry (apt-get install docker-registry)");
-        let reg = Registry {
-            child,
-            addr,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not start on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        reg
-    }
-
-    fn host(&self) -> String {
-        self.addr.to_string()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use registry_support::{Registry, RegistryOptions};
 
 fn text(out: &Output) -> String {
     format!(
@@ -116,7 +42,7 @@ fn skopeo(args: &[&str]) -> String {
 
 #[test]
 fn push_then_pull_into_another_root() {
-    let reg = Registry::start(None);
+    let reg = Registry::start();
     let a = Kiln::new();
     a.load_busybox();
     let name = format!("{}/team/busybox:v1", reg.host());
@@ -175,7 +101,7 @@ fn push_then_pull_into_another_root() {
 
 #[test]
 fn skopeo_reads_what_kiln_pushes_and_kiln_pulls_what_skopeo_pushes() {
-    let reg = Registry::start(None);
+    let reg = Registry::start();
     let k = Kiln::new();
     k.load_busybox();
     let name = format!("{}/interop/kiln:1", reg.host());
@@ -214,7 +140,10 @@ fn skopeo_reads_what_kiln_pushes_and_kiln_pulls_what_skopeo_pushes() {
 
 #[test]
 fn login_checks_saves_and_logout_forgets() {
-    let reg = Registry::start(Some(("kiln", "pa55word")));
+    let reg = Registry::start_with(RegistryOptions {
+        htpasswd: Some(("kiln", "pa55word")),
+        ..Default::default()
+    });
     let k = Kiln::new();
     let docker_config = k.path("docker");
     let with_config = |args: &[&str], stdin: &str| -> Output {
@@ -296,7 +225,7 @@ fn config_has_login(dir: &Path, host: &str) -> bool {
 
 #[test]
 fn pulling_a_missing_tag_fails_clearly() {
-    let reg = Registry::start(None);
+    let reg = Registry::start();
     let k = Kiln::new();
     let out = k.run(&["pull", &format!("{}/nothing/here:1", reg.host())]);
     assert_eq!(out.status.code(), Some(125));

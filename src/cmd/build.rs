@@ -306,6 +306,10 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
     let solution = match result {
         Ok(s) => s,
         Err(e) => {
+            explainer.save_failed(match &*e {
+                SolveError::Step { vertex, .. } => Some(vertex),
+                _ => None,
+            });
             let code = report_failure(&store, &solver, &graph, &input, &compiled, &e);
             if args.keep_intermediate {
                 onerror::keep_intermediate(&store, solver.worker(), &graph, &compiled);

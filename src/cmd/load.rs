@@ -25,6 +25,14 @@ pub fn run(global: &GlobalArgs, args: LoadArgs) -> anyhow::Result<i32> {
     // Unpack now, as Docker does on load, so the first run does not pay for it.
     for l in &loaded {
         super::unpack::unpack_or_discard(&store, &l.image)?;
+        // As `docker load`: a `load` image event per image (per name it was loaded as).
+        let id = l.image.config_digest.to_string();
+        if l.names.is_empty() {
+            store.image_event("xload", &id, &id);
+        }
+        for n in &l.names {
+            store.image_event("xload", &id, &n.to_string());
+        }
     }
     if !args.quiet {
         for l in loaded {

@@ -4,64 +4,20 @@
 //! a test fails); kiln unmounts what it mounts itself.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+#[path = "../kiln_support/mod.rs"]
+pub mod kiln_support;
 
-pub struct Kiln {
-    pub tmp: tempfile::TempDir,
-    pub root: PathBuf,
-}
-
-pub fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(rel)
-}
+#[allow(unused_imports)] // each suite uses its own part
+pub use kiln_support::{testdata, Kiln};
+use std::path::PathBuf;
+use std::process::Command;
 
 impl Kiln {
     /// A fresh store with busybox:latest loaded.
     pub fn with_busybox() -> Kiln {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().join("root");
-        let k = Kiln { tmp, root };
-        let archive = k.path("busybox.tar");
-        let st = Command::new(testdata("busybox-image.sh"))
-            .arg(&archive)
-            .status()
-            .unwrap();
-        assert!(st.success(), "busybox-image.sh failed");
-        k.ok(&["load", "-i", archive.to_str().unwrap()]);
+        let k = Kiln::new();
+        k.load_busybox();
         k
-    }
-
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
-    }
-
-    pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-        c.arg("--root")
-            .arg(&self.root)
-            .args(args)
-            .env_remove("KILN_ROOT");
-        c
-    }
-
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).stdin(Stdio::null()).output().unwrap()
-    }
-
-    /// Run and require success; returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "kiln {args:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
     }
 
     /// `kiln build --progress rawjson ARGS…`, required to succeed; returns the events.

@@ -9,6 +9,11 @@ pub mod certs;
 pub mod private;
 pub mod pty;
 
+// Every daemon suite also includes build_support (for the store the daemon serves), which
+// loads the shared spawning helpers; loading them here a second time would make two copies.
+use crate::build_support::kiln_support;
+pub use kiln_support::kiln;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -22,12 +27,6 @@ pub struct Daemon {
     pub host: String,
     extra: Vec<String>,
     child: Option<Child>,
-}
-
-pub fn kiln() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kiln"));
-    c.env_remove("KILN_ROOT").env_remove("KILN_HOST");
-    c
 }
 
 impl Daemon {
@@ -117,22 +116,16 @@ impl Daemon {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).stdin(Stdio::null()).output().unwrap()
+        kiln_support::output(self.cmd(args))
     }
 
     /// Run through the daemon and require success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "kiln --host {} {args:?} failed ({}):\n{}{}\ndaemon log:\n{}",
-            self.host,
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.log_text()
-        );
-        String::from_utf8(out.stdout).unwrap()
+        kiln_support::stdout_of(
+            self.run(args),
+            format_args!("kiln --host {} {args:?}", self.host),
+            &format!("\ndaemon log:\n{}", self.log_text()),
+        )
     }
 
     /// One HTTP/1.1 request on the unix socket: (status, body).

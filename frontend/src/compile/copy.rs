@@ -131,7 +131,8 @@ pub fn dispatch_copy(
     }
     let owner: Option<Owner> = (!chown.is_empty()).then(|| parse_owner(&chown));
     let dest = dest_path(&st.workdir, &dest_raw);
-    let link = c.link && mode.is_none();
+    // `--chmod` only sets the mode of the copied entries, so it fits a standalone layer too.
+    let link = c.link;
     let base = if link {
         add(cx, Op::Source(Source::Scratch), vec![], st.origin(cmd))?
     } else {

@@ -17,6 +17,8 @@ pub enum Cause {
     NoCache,
     NoEarlierBuild,
     CacheGone,
+    /// Same key as a step of the last build that failed: it has no cached result.
+    FailedBefore,
     Text {
         old: String,
         new: String,
@@ -56,6 +58,10 @@ impl std::fmt::Display for Cause {
             Cause::CacheGone => write!(
                 f,
                 "same inputs as the last build, but its cached result is gone (pruned?)"
+            ),
+            Cause::FailedBefore => write!(
+                f,
+                "same inputs as the last build, where this step failed (nothing to reuse)"
             ),
             Cause::Text { old, new } => write!(f, "step text changed: {old} → {new}"),
             Cause::Var {
@@ -99,6 +105,9 @@ pub fn explain(
     let Some(prev) = prev_build.steps.get(id) else {
         return vec![Cause::NoEarlierBuild];
     };
+    if prev.key == cur.key && prev_build.failed.contains(id) {
+        return vec![Cause::FailedBefore];
+    }
     if prev.key == cur.key {
         return vec![Cause::CacheGone];
     }

@@ -136,6 +136,10 @@ pub struct StepRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildRecord {
     pub steps: BTreeMap<String, StepRecord>,
+    /// Steps that ran with these inputs and failed (the record of a failed build keeps
+    /// what last ran: its completed and failed steps, and earlier records of the rest).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub failed: BTreeSet<String>,
 }
 
 /// `[build 2/4] RUN make` → (`build 2`, `RUN make`). Sources that only feed an
@@ -215,7 +219,32 @@ impl BuildRecord {
                 },
             );
         }
-        BuildRecord { steps }
+        BuildRecord {
+            steps,
+            failed: BTreeSet::new(),
+        }
+    }
+
+    /// The record after a failed build: `self` (the last record) updated with the steps of
+    /// `current` that completed, and `failed`'s step marked as failed. Steps the build did
+    /// not reach keep their last record, so the next build explains against what last ran.
+    pub fn after_failure(
+        &self,
+        current: &BuildRecord,
+        completed: &BTreeSet<String>,
+        failed: Option<&str>,
+    ) -> BuildRecord {
+        let mut out = self.clone();
+        for id in completed.iter().map(String::as_str).chain(failed) {
+            if let Some(step) = current.steps.get(id) {
+                out.steps.insert(id.to_string(), step.clone());
+                out.failed.remove(id);
+            }
+        }
+        if let Some(id) = failed.filter(|id| current.steps.contains_key(*id)) {
+            out.failed.insert(id.to_string());
+        }
+        out
     }
 }
 

@@ -189,3 +189,33 @@ fn env_that_is_not_an_arg_is_reported_as_env_and_many_files_are_summed_up() {
     assert_eq!(c.len(), MAX_FILES + 1);
     assert_eq!(c.last().unwrap().to_string(), "and 3 more files changed");
 }
+
+#[test]
+fn a_failed_build_updates_the_steps_it_ran_and_keeps_the_rest() {
+    let base = build("make", &[], "sha256:aaa", "h1");
+    let attempt = build("make all", &[], "sha256:aaa", "h2");
+    let done: BTreeSet<String> = ["stage-0 1".to_string()].into();
+    let after = base.after_failure(&attempt, &done, Some("stage-0 2"));
+    assert_eq!(after.steps["stage-0 2"], attempt.steps["stage-0 2"]);
+    assert_eq!(
+        after.steps["stage-0 3"], base.steps["stage-0 3"],
+        "a step the build never reached keeps its last record"
+    );
+    assert_eq!(after.failed, ["stage-0 2".to_string()].into());
+    // The same failing step again: it failed with these inputs, nothing was pruned.
+    assert_eq!(
+        why(&after, &attempt, "stage-0 2"),
+        [Cause::FailedBefore.to_string()]
+    );
+    // Explained against the attempt that last ran, not the last successful build.
+    let fix = build("make all V=1", &[], "sha256:aaa", "h2");
+    assert_eq!(
+        why(&after, &fix, "stage-0 2"),
+        ["step text changed: RUN make all → RUN make all V=1"]
+    );
+    // Once it completes, it is no longer marked as failed.
+    let all: BTreeSet<String> = fix.steps.keys().cloned().collect();
+    assert!(after.after_failure(&fix, &all, None).failed.is_empty());
+    // An unknown failing step (not in this build's record) marks nothing.
+    assert!(base.after_failure(&attempt, &done, Some("nope")).failed.is_empty());
+}

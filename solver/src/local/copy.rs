@@ -183,18 +183,27 @@ fn drop_excluded(found: Vec<Match>, ex: &Matcher) -> Vec<Match> {
             } else {
                 m.root_rel.len() + 1
             };
+            // The list is .dockerignore-like: `!` re-includes and the last match wins (the
+            // Matcher also tests parents, so an excluded directory takes its contents along).
+            let rel = |e: &Entry| e.path.get(skip..).filter(|r| !r.is_empty()).map(str::to_owned);
+            let kept: Vec<bool> = m
+                .entries
+                .iter()
+                .map(|e| rel(e).map_or(true, |r| !ex.excludes(&r)))
+                .collect();
+            // An excluded directory stays when something below it is re-included, so it keeps
+            // its own mode and owner.
+            let mut parents = std::collections::HashSet::new();
+            for (e, _) in m.entries.iter().zip(&kept).filter(|(_, k)| **k) {
+                let mut r = rel(e).unwrap_or_default();
+                while let Some((p, _)) = r.rsplit_once('/') {
+                    r = p.to_owned();
+                    parents.insert(r.clone());
+                }
+            }
+            let mut keep = kept.into_iter();
             m.entries.retain(|e| {
-                let Some(rel) = e.path.get(skip..).filter(|r| !r.is_empty()) else {
-                    return true; // the match itself
-                };
-                let mut prefix = String::new();
-                !rel.split('/').any(|part| {
-                    if !prefix.is_empty() {
-                        prefix.push('/');
-                    }
-                    prefix.push_str(part);
-                    ex.excludes(&prefix)
-                })
+                keep.next().unwrap_or(true) || rel(e).is_some_and(|r| parents.contains(&r))
             });
             m
         })

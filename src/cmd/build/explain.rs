@@ -1,6 +1,7 @@
 //! Explaining cache misses (`kiln build --explain`, and a `cache miss:` line per step in
 //! progress): the solver's keys of this build are compared with the record kept from the
-//! last successful build of the same Dockerfile, context and target, in
+//! last build of the same Dockerfile, context and target (a failed build updates it with
+//! the steps it completed and the one that failed), in
 //! `<store>/build-state/explain/<id>.json`, with the file lists behind its context
 //! checksums in `<id>.files/<checksum>.json` (read only when a context input changed).
 
@@ -27,6 +28,8 @@ pub struct Explainer {
     graph: Arc<Graph>,
     current: Mutex<Option<BuildRecord>>,
     reasons: Mutex<HashMap<Digest, Vec<Cause>>>,
+    /// Steps of this build that completed (ran or came from the cache), from progress.
+    completed: Mutex<BTreeSet<Digest>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -84,6 +87,7 @@ impl Explainer {
             graph,
             current: Mutex::new(None),
             reasons: Mutex::new(HashMap::new()),
+            completed: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -127,8 +131,13 @@ impl Explainer {
 
     /// The event that follows `ev` in progress: a step that started gets its reason.
     pub fn follow(&self, ev: &Event) -> Option<Event> {
-        let Event::Started { vertex, .. } = ev else {
-            return None;
+        let vertex = match ev {
+            Event::Started { vertex, .. } => vertex,
+            Event::Cached { vertex, .. } | Event::Completed { vertex, error: None, .. } => {
+                lock(&self.completed).insert(vertex.clone());
+                return None;
+            }
+            _ => return None,
         };
         let reasons = lock(&self.reasons);
         let causes = reasons.get(vertex)?;
@@ -177,6 +186,26 @@ impl Explainer {
         let Some(current) = lock(&self.current).take() else {
             return;
         };
+        self.write(current);
+    }
+
+    /// After a failed build (`failed`: the step that failed, if one did): keep what ran,
+    /// the completed steps and the failed one, over the last record. Best effort.
+    pub fn save_failed(&self, failed: Option<&Digest>) {
+        let Some(current) = lock(&self.current).take() else {
+            return; // failed before the keys were known: nothing ran
+        };
+        let ids = step_ids(&self.graph);
+        let id_of = |d: &Digest| ids.get(d).map(|(id, _)| id.clone());
+        let completed: BTreeSet<String> = lock(&self.completed).iter().filter_map(id_of).collect();
+        let failed = failed.and_then(id_of);
+        let record = self
+            .previous
+            .after_failure(&current, &completed, failed.as_deref());
+        self.write(record);
+    }
+
+    fn write(&self, current: BuildRecord) {
         let new_files = std::mem::take(&mut *lock(&self.new_files));
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(&self.files_dir)?;

@@ -1,0 +1,98 @@
+//! COPY gaps: `--link --chmod` is a real link layer (re-used on a new base), and
+//! `--exclude` lists are .dockerignore-like (`!` re-includes, the last match wins).
+
+mod build_support;
+
+use std::fs;
+use std::path::Path;
+
+use build_support::Kiln;
+
+fn write(dir: &Path, rel: &str, data: &str) {
+    let p = dir.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, data).unwrap();
+}
+
+fn layers(img: &serde_json::Value) -> Vec<String> {
+    img["RootFS"]["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn copy_link_with_chmod_is_reused_on_a_new_base() {
+    let k = Kiln::with_busybox();
+    let ctx = k.path("link-chmod");
+    write(
+        &ctx,
+        "base.Dockerfile",
+        "FROM busybox\nARG V\nRUN echo $V > /marker\n",
+    );
+    write(
+        &ctx,
+        "Dockerfile",
+        "FROM linkbase\nCOPY --link --chmod=750 run.sh /app/\n",
+    );
+    write(&ctx, "run.sh", "echo hi\n");
+    let c = ctx.to_str().unwrap();
+    let base_file = ctx.join("base.Dockerfile");
+    let base_file = base_file.to_str().unwrap();
+    k.build(&["-t", "linkbase", "--build-arg", "V=1", "-f", base_file, c]);
+    k.build(&["-t", "linked", c]);
+    let first = layers(&k.inspect("linked"));
+
+    k.build(&["-t", "linkbase", "--build-arg", "V=2", "-f", base_file, c]);
+    let events = k.build(&["-t", "linked", c]);
+    let second = layers(&k.inspect("linked"));
+    assert_eq!(first.len(), second.len());
+    assert_ne!(first[first.len() - 2], second[second.len() - 2], "new base");
+    assert_eq!(first.last(), second.last(), "the --link layer is re-used");
+    // The copy itself comes from the cache; only its merge onto the new base runs.
+    let copy_cached = events.iter().any(|e| {
+        e["type"] == "cached"
+            && e["name"]
+                .as_str()
+                .is_some_and(|n| n.contains("COPY --link --chmod"))
+    });
+    assert!(copy_cached, "the COPY --link --chmod copy re-ran: {events:#?}");
+    assert_eq!(
+        k.sh("linked", "cat /marker; stat -c %a /app/run.sh"),
+        "2\n750\n"
+    );
+}
+
+#[test]
+fn exclude_re_includes_with_the_last_match_winning() {
+    let k = Kiln::with_busybox();
+    let ctx = k.path("exclude-ctx");
+    for f in [
+        "src/a.log",
+        "src/keep.log",
+        "src/b.txt",
+        "src/logs/x.log",
+        "src/logs/important.log",
+        "src/logs/y.txt",
+    ] {
+        write(&ctx, f, "x\n");
+    }
+    write(
+        &ctx,
+        "Dockerfile",
+        "FROM busybox\n\
+         COPY --exclude=*.log --exclude=!keep.log src /one/\n\
+         COPY --exclude=logs --exclude=!logs/important.log src /two/\n\
+         COPY --exclude=*.log --exclude=!keep.log --exclude=keep* src /three/\n",
+    );
+    k.build(&["-t", "excl", ctx.to_str().unwrap()]);
+    let files = k.sh("excl", "cd / && find one two three -type f | sort");
+    assert_eq!(
+        files,
+        "one/b.txt\none/keep.log\none/logs/important.log\none/logs/x.log\none/logs/y.txt\n\
+         three/b.txt\nthree/logs/important.log\nthree/logs/x.log\nthree/logs/y.txt\n\
+         two/a.log\ntwo/b.txt\ntwo/keep.log\ntwo/logs/important.log\n"
+    );
+}

@@ -1,0 +1,158 @@
+//! `kiln load` and `kiln import` record `load`/`import` image events (as `docker events`
+//! shows them), and `kiln run -t` without `-i` forwards SIGTERM/SIGINT to the container.
+
+mod runtime_support;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use runtime_support::Rt;
+
+/// (action, actor id, name attribute) of the image events since `since`.
+fn image_events(rt: &Rt, since: &str) -> Vec<(String, String, String)> {
+    let until = unix_now();
+    let args = [
+        "events", "--since", since, "--until", &until, "--filter", "type=image", "--format",
+        "json",
+    ];
+    rt.ok(&args)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let s = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_string();
+            (
+                s(&v["Action"]),
+                s(&v["Actor"]["ID"]),
+                s(&v["Actor"]["Attributes"]["name"]),
+            )
+        })
+        .collect()
+}
+
+fn unix_now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}
+
+#[test]
+fn load_and_import_are_image_events() {
+    let rt = Rt::new();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("bb.tar");
+    let id = rt
+        .ok(&["inspect", "-f", "{{.Id}}", "busybox"])
+        .trim()
+        .to_string();
+    rt.ok(&["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::fs::write(rootfs.join("etc/hello"), "hi\n").unwrap();
+    let tarball = dir.path().join("rootfs.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    let start = unix_now();
+    rt.ok(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    let named = rt
+        .ok(&["import", tarball.to_str().unwrap(), "imported:1"])
+        .trim()
+        .to_string();
+    let unnamed = rt
+        .ok(&["import", "-m", "other", tarball.to_str().unwrap()])
+        .trim()
+        .to_string();
+
+    let evs = image_events(&rt, &start);
+    let has = |action: &str, id: &str, name: &str| {
+        evs.iter()
+            .any(|(a, i, n)| (a.as_str(), i.as_str(), n.as_str()) == (action, id, name))
+    };
+    assert!(
+        has("load", &id, "docker.io/library/busybox:latest"),
+        "{evs:?}"
+    );
+    assert!(
+        has("import", &named, "docker.io/library/imported:1"),
+        "{evs:?}"
+    );
+    assert!(has("import", &unnamed, &unnamed), "{evs:?}");
+    let loads = evs.iter().filter(|e| e.0 == "load").count();
+    let imports = evs.iter().filter(|e| e.0 == "import").count();
+    assert_eq!((loads, imports), (1, 2), "{evs:?}");
+}
+
+/// Kills the child if the test fails before it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `kiln run -t` (no `-i`) of a shell that reports the signal it traps; `sig` is sent to
+/// kiln once the container is ready. Returns (exit code, output).
+fn tty_run_signalled(rt: &Rt, sig: &str) -> (i32, String) {
+    let script = "trap 'echo got-INT; exit 5' INT; trap 'echo got-TERM; exit 7' TERM; \
+                  echo ready; while true; do sleep 0.1; done";
+    let mut cmd = rt.k.cmd(&["run", "--rm", "-t", "busybox", "sh", "-c", script]);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped());
+    let mut child = Child(cmd.spawn().unwrap());
+    let mut stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !String::from_utf8_lossy(&out).contains("ready") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(chunk) => out.extend(chunk),
+            Err(_) => panic!(
+                "the container never got ready: {}",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+    let pid = child.0.id().to_string();
+    let st = Command::new("kill")
+        .args([&format!("-{sig}"), &pid])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = child.0.wait().unwrap();
+    while let Ok(chunk) = rx.recv_timeout(Duration::from_secs(5)) {
+        out.extend(chunk);
+    }
+    let text = String::from_utf8_lossy(&out).into_owned();
+    (status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn run_with_tty_but_no_stdin_forwards_signals() {
+    let rt = Rt::new();
+    let (code, out) = tty_run_signalled(&rt, "TERM");
+    assert!(out.contains("got-TERM"), "{out}");
+    assert_eq!(code, 7, "{out}");
+    let (code, out) = tty_run_signalled(&rt, "INT");
+    assert!(out.contains("got-INT"), "{out}");
+    assert_eq!(code, 5, "{out}");
+}
