@@ -4,6 +4,7 @@
 mod build_support;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use build_support::Kiln;
@@ -58,7 +59,10 @@ fn copy_link_with_chmod_is_reused_on_a_new_base() {
                 .as_str()
                 .is_some_and(|n| n.contains("COPY --link --chmod"))
     });
-    assert!(copy_cached, "the COPY --link --chmod copy re-ran: {events:#?}");
+    assert!(
+        copy_cached,
+        "the COPY --link --chmod copy re-ran: {events:#?}"
+    );
     assert_eq!(
         k.sh("linked", "cat /marker; stat -c %a /app/run.sh"),
         "2\n750\n"
@@ -87,7 +91,10 @@ fn exclude_re_includes_with_the_last_match_winning() {
          COPY --exclude=logs --exclude=!logs/important.log src /two/\n\
          COPY --exclude=*.log --exclude=!keep.log --exclude=keep* src /three/\n",
     );
+    // An excluded directory that something re-included below it keeps its own mode.
+    fs::set_permissions(ctx.join("src/logs"), fs::Permissions::from_mode(0o700)).unwrap();
     k.build(&["-t", "excl", ctx.to_str().unwrap()]);
+    assert_eq!(k.sh("excl", "stat -c %a /two/logs"), "700\n");
     let files = k.sh("excl", "cd / && find one two three -type f | sort");
     assert_eq!(
         files,

@@ -14,7 +14,14 @@ use runtime_support::Rt;
 fn image_events(rt: &Rt, since: &str) -> Vec<(String, String, String)> {
     let until = unix_now();
     let args = [
-        "events", "--since", since, "--until", &until, "--filter", "type=image", "--format",
+        "events",
+        "--since",
+        since,
+        "--until",
+        &until,
+        "--filter",
+        "type=image",
+        "--format",
         "json",
     ];
     rt.ok(&args)
@@ -107,7 +114,8 @@ impl Drop for Child {
 fn tty_run_signalled(rt: &Rt, sig: &str) -> (i32, String) {
     let script = "trap 'echo got-INT; exit 5' INT; trap 'echo got-TERM; exit 7' TERM; \
                   echo ready; while true; do sleep 0.1; done";
-    let mut cmd = rt.k.cmd(&["run", "--rm", "-t", "busybox", "sh", "-c", script]);
+    let mut cmd =
+        rt.k.cmd(&["run", "--rm", "-t", "busybox", "sh", "-c", script]);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped());
     let mut child = Child(cmd.spawn().unwrap());
     let mut stdout = child.0.stdout.take().unwrap();

@@ -67,7 +67,7 @@ fn interactive(
     let since = SystemTime::now();
     // `-t` without `-i`: the terminal stays cooked (ctrl-c is a signal here, not a key), so
     // signals are forwarded as without `-t`. Before any thread starts: they inherit the mask.
-    if false && basics.tty && !basics.interactive {
+    if basics.tty && !basics.interactive {
         sigproxy::start(store.root().to_path_buf(), id.to_string())?;
     }
     if let Err(e) = lifecycle::start(store, kiln, id) {

@@ -48,8 +48,11 @@ pub fn run(global: &GlobalArgs, args: ImportArgs) -> anyhow::Result<i32> {
     super::unpack::unpack_or_discard(&store, &img)?;
     // As `docker import`: an `import` image event, named by the reference if one was given.
     let id = img.config_digest.to_string();
-    let name = opts.name.as_ref().map_or_else(|| id.clone(), |n| n.to_string());
-    store.image_event("ximport", &id, &name);
+    let name = opts
+        .name
+        .as_ref()
+        .map_or_else(|| id.clone(), |n| n.to_string());
+    store.image_event("import", &id, &name);
     println!("{}", img.config_digest);
     Ok(0)
 }

@@ -28,10 +28,10 @@ pub fn run(global: &GlobalArgs, args: LoadArgs) -> anyhow::Result<i32> {
         // As `docker load`: a `load` image event per image (per name it was loaded as).
         let id = l.image.config_digest.to_string();
         if l.names.is_empty() {
-            store.image_event("xload", &id, &id);
+            store.image_event("load", &id, &id);
         }
         for n in &l.names {
-            store.image_event("xload", &id, &n.to_string());
+            store.image_event("load", &id, &n.to_string());
         }
     }
     if !args.quiet {

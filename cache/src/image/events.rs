@@ -1,6 +1,7 @@
-//! Image events (`pull`, `push`, `tag`, `untag`, `delete`) in Docker's event JSON, appended
-//! to the store's `events.jsonl` (the file `kiln events` reads, beside the runtime's
-//! container events). Recording is best effort: an event is a view of what happened.
+//! Image events (`pull`, `push`, `tag`, `untag`, `delete`, `load`, `import`) in Docker's
+//! event JSON, appended to the store's `events.jsonl` (the file `kiln events` reads, beside
+//! the runtime's container events). Recording is best effort: an event is a view of what
+//! happened.
 
 use crate::digest::Digest;
 use crate::store::Store;

@@ -217,5 +217,8 @@ fn a_failed_build_updates_the_steps_it_ran_and_keeps_the_rest() {
     let all: BTreeSet<String> = fix.steps.keys().cloned().collect();
     assert!(after.after_failure(&fix, &all, None).failed.is_empty());
     // An unknown failing step (not in this build's record) marks nothing.
-    assert!(base.after_failure(&attempt, &done, Some("nope")).failed.is_empty());
+    assert!(base
+        .after_failure(&attempt, &done, Some("nope"))
+        .failed
+        .is_empty());
 }

@@ -133,7 +133,12 @@ impl Explainer {
     pub fn follow(&self, ev: &Event) -> Option<Event> {
         let vertex = match ev {
             Event::Started { vertex, .. } => vertex,
-            Event::Cached { vertex, .. } | Event::Completed { vertex, error: None, .. } => {
+            Event::Cached { vertex, .. }
+            | Event::Completed {
+                vertex,
+                error: None,
+                ..
+            } => {
                 lock(&self.completed).insert(vertex.clone());
                 return None;
             }
