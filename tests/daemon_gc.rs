@@ -12,16 +12,13 @@ use std::time::{Duration, Instant};
 use build_support::{events, ran, Kiln};
 use daemon_support::Daemon;
 
-fn wait_for(what: &str, d: &Daemon, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}:\n{}",
-            d.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn wait_for(what: &str, d: &Daemon, cond: impl FnMut() -> bool) {
+    d.wait_for(
+        what,
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        cond,
+    );
 }
 
 /// Bytes of the files under `dir` (0 when it does not exist).

@@ -10,15 +10,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use build_support::{events, ran, Kiln};
+use daemon_support::certs::free_port;
 use daemon_support::{metric_value, parse_http, Daemon};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn http_get_tcp(addr: &str, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -32,16 +25,13 @@ fn http_get_tcp(addr: &str, path: &str) -> (u16, String) {
     parse_http(&text).unwrap()
 }
 
-fn wait_for(what: &str, d: &Daemon, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}:\n{}",
-            d.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for(what: &str, d: &Daemon, cond: impl FnMut() -> bool) {
+    d.wait_for(
+        what,
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        cond,
+    );
 }
 
 #[test]

@@ -3,148 +3,23 @@
 //! ctrl-p ctrl-q), `attach` again (with `--detach-keys`), `create -it` + `start -ai`, and
 //! `run -i` with piped stdin.
 
+mod pty_support;
 mod runtime_support;
 
+use pty_support::Pty;
 use runtime_support::Rt;
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::process::Stdio;
 
-/// kiln running on the slave side of a pty the test holds the master of; killed on drop.
-struct Pty {
-    master: File,
-    child: Child,
-    seen: Vec<u8>,
-}
-
-impl Pty {
-    fn spawn(rt: &Rt, args: &[&str]) -> Pty {
-        let (mut master, mut slave) = (0, 0);
-        // SAFETY: openpty writes two descriptors; the name/termios/winsize arguments are null.
-        let rc = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: fresh descriptors from openpty, owned here.
-        let (master, slave) = unsafe { (File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        set_size(&master, 24, 80);
-        let mut cmd = rt.k.cmd(args);
-        cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave));
-        // SAFETY: setsid and TIOCSCTTY are async-signal-safe; the pty becomes kiln's
-        // controlling terminal so a resize reaches it as SIGWINCH, as in a real terminal.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().unwrap();
-        Pty {
-            master,
-            child,
-            seen: Vec::new(),
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.master.write_all(bytes).unwrap();
-    }
-
-    /// Reads until `pat` shows up in what arrived since the last match (30 s bound: a
-    /// correctness limit, not a speed goal).
-    fn expect(&mut self, pat: &str) -> String {
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = String::from_utf8_lossy(&self.seen).into_owned();
-            if let Some(pos) = text.find(pat) {
-                self.seen.drain(..pos + pat.len());
-                return text;
-            }
-            assert!(
-                Instant::now() < until,
-                "timed out waiting for {pat:?}; terminal shows {text:?}"
-            );
-            let mut pfd = libc::pollfd {
-                fd: self.master.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            if unsafe { libc::poll(&mut pfd, 1, 100) } > 0 {
-                let mut buf = [0u8; 4096];
-                match self.master.read(&mut buf) {
-                    Ok(n) if n > 0 => self.seen.extend_from_slice(&buf[..n]),
-                    // EIO: kiln exited and closed the terminal.
-                    _ => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        }
-    }
-
-    fn resize(&self, rows: u16, cols: u16) {
-        set_size(&self.master, rows, cols);
-    }
-
-    fn wait(mut self) -> i32 {
-        let until = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st.code().unwrap_or(-1);
-            }
-            assert!(Instant::now() < until, "kiln did not exit");
-            // Keep the terminal drained so kiln never blocks writing to it.
-            let mut buf = [0u8; 4096];
-            let mut pfd = libc::pollfd {
-                fd: self.master.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            if unsafe { libc::poll(&mut pfd, 1, 20) } > 0 {
-                let _ = self.master.read(&mut buf);
-            }
-        }
-    }
-}
-
-impl Drop for Pty {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn set_size(fd: &impl AsRawFd, rows: u16, cols: u16) {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads a valid winsize.
-    assert_eq!(
-        unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) },
-        0
-    );
+/// kiln with ARGS on a pty the test holds the master of; killed on drop.
+fn kiln_pty(rt: &Rt, args: &[&str]) -> Pty {
+    Pty::spawn(rt.k.cmd(args))
 }
 
 #[test]
 fn run_it_resize_detach_and_attach_again() {
     let rt = Rt::new();
-    let mut s = Pty::spawn(
+    let mut s = kiln_pty(
         &rt,
         &[
             "run",
@@ -181,14 +56,14 @@ fn run_it_resize_detach_and_attach_again() {
         "still running after detach"
     );
 
-    let mut a = Pty::spawn(&rt, &["attach", "--detach-keys", "ctrl-a,x", "tty1"]);
+    let mut a = kiln_pty(&rt, &["attach", "--detach-keys", "ctrl-a,x", "tty1"]);
     a.send(b"echo again$((40+2))\r");
     a.expect("again42");
     a.send(b"\x01x");
     assert_eq!(a.wait(), 0);
     assert!(rt.field_by_name("tty1").starts_with("Up"));
 
-    let mut b = Pty::spawn(&rt, &["attach", "tty1"]);
+    let mut b = kiln_pty(&rt, &["attach", "tty1"]);
     b.send(b"echo third\r");
     b.expect("third\r\n");
     b.send(b"exit 3\r");
@@ -203,7 +78,7 @@ fn run_it_resize_detach_and_attach_again() {
 fn the_first_look_sees_the_starting_terminals_size() {
     let rt = Rt::new();
     // No attach has sent a size yet when `stty` runs: the size came with the start.
-    let mut s = Pty::spawn(
+    let mut s = kiln_pty(
         &rt,
         &[
             "run",
@@ -236,7 +111,7 @@ fn create_it_then_start_ai_and_piped_stdin() {
         ])
         .trim()
         .to_string();
-    let mut s = Pty::spawn(&rt, &["start", "-ai", &id]);
+    let mut s = kiln_pty(&rt, &["start", "-ai", &id]);
     // Printed before kiln connected to the monitor, and still shown.
     s.expect("ready");
     s.send(b"abc\r");
@@ -283,14 +158,14 @@ fn attach_to_a_detached_interactive_container_and_bad_keys() {
     let (code, err) = rt.fails(&["attach", "--detach-keys", "meta-x", &id]);
     assert_eq!(code, 125);
     assert!(err.contains("invalid detach keys"), "{err}");
-    let mut a = Pty::spawn(&rt, &["attach", &id]);
+    let mut a = kiln_pty(&rt, &["attach", &id]);
     a.send(b"echo $((6*7))\r");
     a.expect("42");
     a.send(b"exit\r");
     assert_eq!(a.wait(), 0);
 
     // `run -it --rm`, detached: it runs on, and is removed once it ends.
-    let mut s = Pty::spawn(
+    let mut s = kiln_pty(
         &rt,
         &[
             "run",
@@ -308,7 +183,7 @@ fn attach_to_a_detached_interactive_container_and_bad_keys() {
     s.send(b"\x10\x11");
     assert_eq!(s.wait(), 0);
     assert!(rt.field_by_name("rmme").starts_with("Up"));
-    let mut a = Pty::spawn(&rt, &["attach", "rmme"]);
+    let mut a = kiln_pty(&rt, &["attach", "rmme"]);
     a.send(b"exit 2\r");
     assert_eq!(a.wait(), 2);
     rt.eventually("rmme to be removed", || rt.field_by_name("rmme").is_empty());

@@ -161,6 +161,26 @@ impl Client {
         sender.send_request(req).await.map_err(http)
     }
 
+    /// Sends a request and reads the whole body of its successful answer.
+    async fn body_of(
+        &self,
+        method: Method,
+        path: &str,
+        body: RequestBody,
+    ) -> Result<Bytes, ClientError> {
+        let resp = self.send(method, path, body, false).await?;
+        let resp = self.check(resp).await?;
+        Ok(resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|source| ClientError::Http {
+                host: self.host.to_string(),
+                source,
+            })?
+            .to_bytes())
+    }
+
     async fn check(&self, resp: Response<Incoming>) -> Result<Response<Incoming>, ClientError> {
         if resp.status().is_success() || resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             return Ok(resp);
@@ -187,17 +207,7 @@ impl Client {
         path: &str,
         body: RequestBody,
     ) -> Result<T, ClientError> {
-        let resp = self.send(method, path, body, false).await?;
-        let resp = self.check(resp).await?;
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|source| ClientError::Http {
-                host: self.host.to_string(),
-                source,
-            })?
-            .to_bytes();
+        let bytes = self.body_of(method, path, body).await?;
         serde_json::from_slice(&bytes).map_err(|source| ClientError::Decode {
             what: path.to_string(),
             source,
@@ -218,17 +228,7 @@ impl Client {
 
     /// `GET` a text resource (the metrics).
     pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
-        let resp = self.send(Method::GET, path, empty_body(), false).await?;
-        let resp = self.check(resp).await?;
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|source| ClientError::Http {
-                host: self.host.to_string(),
-                source,
-            })?
-            .to_bytes();
+        let bytes = self.body_of(Method::GET, path, empty_body()).await?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 

@@ -4,7 +4,7 @@
 
 use crate::cgroups::Cgroups;
 use crate::helper::{CONTROL_FD, HELPER_ARG0};
-use crate::output::{pump, Stream};
+use crate::output::{pump, pump_child, Stream};
 use crate::protocol::{self, FromHelper, HelperConfig, ToHelper};
 use crate::run::{ExecError, ExecutorConfig, ExitStatus, RunOptions, RunOutcome, Stdin};
 use crate::spec::{ContainerSpec, Rootfs};
@@ -15,7 +15,6 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::Stdio;
 use std::time::Instant;
 use tokio::io::unix::AsyncFd;
-use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 
 /// Everything a run owns. Field order is drop order: closing the socket makes the helper
@@ -57,12 +56,7 @@ pub(crate) async fn run(
         .current_dir("/")
         .kill_on_drop(true);
     let tty = spec.process.tty;
-    let live = match &opts.stdin {
-        Stdin::Stream(s) => Some(s.take().ok_or_else(|| {
-            ExecError::InvalidSpec("this stdin stream was already used by another run".into())
-        })?),
-        _ => None,
-    };
+    let live = crate::stdin::take_live(&opts.stdin)?;
     let immediate = live.is_some();
     let mut live = live;
     let mut early = Vec::new();
@@ -134,32 +128,8 @@ pub(crate) async fn run(
             immediate,
         )));
     } else {
-        if let Some(out) = child.stdout.take() {
-            pumps.push(tokio::spawn(pump(
-                out,
-                Stream::Stdout,
-                opts.output.clone(),
-                immediate,
-            )));
-        }
-        if let Some(err) = child.stderr.take() {
-            pumps.push(tokio::spawn(pump(
-                err,
-                Stream::Stderr,
-                opts.output.clone(),
-                immediate,
-            )));
-        }
-        if let Some(rx) = live {
-            if let Some(stdin) = child.stdin.take() {
-                feeder = Some(crate::stdin::feed_pipe(stdin, rx));
-            }
-        } else if let (Some(mut stdin), Stdin::Bytes(bytes)) = (child.stdin.take(), opts.stdin) {
-            tokio::spawn(async move {
-                // The process may exit without reading; that is not our error.
-                let _ = stdin.write_all(&bytes).await;
-            });
-        }
+        pumps = pump_child(&mut child, &opts.output, immediate);
+        feeder = crate::stdin::feed_child(&mut child, live, opts.stdin);
     }
     nix::fcntl::fcntl(
         ours.as_raw_fd(),

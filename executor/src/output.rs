@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
 
 /// Longest line delivered in one piece; longer lines arrive in chunks marked `partial`.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -89,6 +90,32 @@ impl LineFramer {
 /// Reads `reader` to EOF, sending framed lines to `sink` (dropped when there is none).
 /// Read errors end the stream (EIO is how a pty reports its last close). `immediate`
 /// delivers each read's unterminated tail at once instead of waiting for its newline.
+/// Pumps a child's piped stdout and stderr (whichever it has) into `sink`.
+pub(crate) fn pump_child(
+    child: &mut tokio::process::Child,
+    sink: &Option<UnboundedSender<OutputLine>>,
+    immediate: bool,
+) -> Vec<JoinHandle<()>> {
+    let mut pumps = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        pumps.push(tokio::spawn(pump(
+            out,
+            Stream::Stdout,
+            sink.clone(),
+            immediate,
+        )));
+    }
+    if let Some(err) = child.stderr.take() {
+        pumps.push(tokio::spawn(pump(
+            err,
+            Stream::Stderr,
+            sink.clone(),
+            immediate,
+        )));
+    }
+    pumps
+}
+
 pub(crate) async fn pump<R: AsyncRead + Unpin>(
     mut reader: R,
     stream: Stream,

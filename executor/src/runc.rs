@@ -5,7 +5,7 @@
 
 use crate::bundle::{write_bundle, BundleInputs};
 use crate::cgroups::Cgroups;
-use crate::output::{pump, Stream};
+use crate::output::pump_child;
 use crate::run::{ExecError, ExitStatus, RunOptions, RunOutcome, Stdin};
 use crate::spec::{ContainerSpec, Rootfs};
 use crate::state::StateDir;
@@ -14,7 +14,6 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Instant;
-use tokio::io::AsyncWriteExt;
 
 /// The overlay mounted on the host for runc; unmounted when dropped.
 struct HostMount(Option<PathBuf>);
@@ -142,40 +141,11 @@ pub(crate) async fn run(
         path: binary.to_path_buf(),
         source,
     })?;
-    let live = match &opts.stdin {
-        Stdin::Stream(s) => Some(s.take().ok_or_else(|| {
-            ExecError::InvalidSpec("this stdin stream was already used by another run".into())
-        })?),
-        _ => None,
-    };
+    let live = crate::stdin::take_live(&opts.stdin)?;
     let immediate = live.is_some();
-    let mut pumps = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        pumps.push(tokio::spawn(pump(
-            out,
-            Stream::Stdout,
-            opts.output.clone(),
-            immediate,
-        )));
-    }
-    if let Some(err) = child.stderr.take() {
-        pumps.push(tokio::spawn(pump(
-            err,
-            Stream::Stderr,
-            opts.output.clone(),
-            immediate,
-        )));
-    }
-    let mut _feeder = None;
-    if let Some(rx) = live {
-        if let Some(stdin) = child.stdin.take() {
-            _feeder = Some(crate::stdin::feed_pipe(stdin, rx));
-        }
-    } else if let (Some(mut stdin), Stdin::Bytes(bytes)) = (child.stdin.take(), opts.stdin) {
-        tokio::spawn(async move {
-            let _ = stdin.write_all(&bytes).await;
-        });
-    }
+    let pumps = pump_child(&mut child, &opts.output, immediate);
+    // Held to the end of the run: dropping it stops the feeding.
+    let _feeder = crate::stdin::feed_child(&mut child, live, opts.stdin);
 
     tokio::pin!(cancel);
     let deadline = spec

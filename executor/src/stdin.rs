@@ -1,7 +1,7 @@
 //! Feeding a live [`crate::Stdin::Stream`] to a running container: bytes to its stdin pipe
 //! or pseudo-terminal, window sizes to the terminal, end-of-input to the pipe.
 
-use crate::run::StdinEvent;
+use crate::run::{ExecError, Stdin, StdinEvent};
 use std::os::fd::{AsRawFd, OwnedFd};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -14,6 +14,39 @@ pub(crate) struct Feeder(pub JoinHandle<()>);
 impl Drop for Feeder {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// The receiver of a live [`Stdin::Stream`], taken (a stream feeds one run only); `None`
+/// for the other kinds.
+pub(crate) fn take_live(stdin: &Stdin) -> Result<Option<UnboundedReceiver<StdinEvent>>, ExecError> {
+    match stdin {
+        Stdin::Stream(s) => Ok(Some(s.take().ok_or_else(|| {
+            ExecError::InvalidSpec("this stdin stream was already used by another run".into())
+        })?)),
+        _ => Ok(None),
+    }
+}
+
+/// Feeds a child's stdin pipe (when it has one): the live stream if there is one, else
+/// fixed bytes followed by end-of-file.
+pub(crate) fn feed_child(
+    child: &mut tokio::process::Child,
+    live: Option<UnboundedReceiver<StdinEvent>>,
+    stdin: Stdin,
+) -> Option<Feeder> {
+    let pipe = child.stdin.take()?;
+    match (live, stdin) {
+        (Some(rx), _) => Some(feed_pipe(pipe, rx)),
+        (None, Stdin::Bytes(bytes)) => {
+            let mut pipe = pipe;
+            tokio::spawn(async move {
+                // The process may exit without reading; that is not our error.
+                let _ = pipe.write_all(&bytes).await;
+            });
+            None
+        }
+        (None, _) => None,
     }
 }
 

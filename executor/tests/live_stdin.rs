@@ -23,6 +23,29 @@ async fn until(rx: &mut mpsc::UnboundedReceiver<OutputLine>, seen: &mut String, 
     }
 }
 
+/// Runs `spec` with `stdin` in a task; its output arrives on the returned receiver.
+fn start(
+    exec: Executor,
+    spec: ContainerSpec,
+    stdin: Stdin,
+) -> (
+    tokio::task::JoinHandle<Result<RunOutcome, ExecError>>,
+    mpsc::UnboundedReceiver<OutputLine>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let run = tokio::spawn(async move {
+        exec.run(
+            &spec,
+            RunOptions {
+                output: Some(tx),
+                stdin,
+            },
+        )
+        .await
+    });
+    (run, rx)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipe_input_arrives_live_and_close_ends_it() {
     for runtime in ["native", "runc"] {
@@ -37,17 +60,7 @@ async fn pipe_input(runtime: &str) {
     // The prompt has no newline: it must still arrive before the input is sent.
     let spec = sb.sh("printf 'name? '; read n; echo \"hi $n\"; cat; echo done");
     let (handle, stdin) = stdin_stream();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let run = tokio::spawn(async move {
-        exec.run(
-            &spec,
-            RunOptions {
-                output: Some(tx),
-                stdin,
-            },
-        )
-        .await
-    });
+    let (run, mut rx) = start(exec, spec, stdin);
     let mut seen = String::new();
     until(&mut rx, &mut seen, "name? ").await;
     assert!(handle.write(b"kiln\n".to_vec()));
@@ -72,17 +85,7 @@ async fn tty_input_and_window_size() {
     spec.process.tty = true;
     let (handle, stdin) = stdin_stream();
     handle.resize(25, 90);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let run = tokio::spawn(async move {
-        exec.run(
-            &spec,
-            RunOptions {
-                output: Some(tx),
-                stdin,
-            },
-        )
-        .await
-    });
+    let (run, mut rx) = start(exec, spec, stdin);
     let mut seen = String::new();
     until(&mut rx, &mut seen, "25 90").await;
     handle.resize(40, 120);

@@ -48,13 +48,8 @@ pub fn leaf(dir: &Path, ca: &Ca, name: &str, server: bool) -> (PathBuf, PathBuf)
     (c, k)
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[allow(unused_imports)] // not every daemon suite listens on TCP
+pub use super::kiln_support::free_port;
 
 pub fn tls_args<'a>(ca: &'a Path, cert: &'a Path, key: &'a Path) -> Vec<&'a str> {
     vec![

@@ -7,6 +7,7 @@
 
 pub mod certs;
 pub mod private;
+#[path = "../pty_support/mod.rs"]
 pub mod pty;
 
 // Every daemon suite also includes build_support (for the store the daemon serves), which
@@ -95,6 +96,26 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("the daemon did not answer within 60s:\n{}", self.log_text());
+    }
+
+    /// Poll `cond` every `every` until it holds; past `within` fail with the daemon's log
+    /// (a correctness bound, not a speed goal).
+    pub fn wait_for(
+        &self,
+        what: &str,
+        within: Duration,
+        every: Duration,
+        mut cond: impl FnMut() -> bool,
+    ) {
+        let deadline = Instant::now() + within;
+        while !cond() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(every);
+        }
     }
 
     pub fn log_text(&self) -> String {

@@ -34,6 +34,15 @@ pub fn stdout_of(out: Output, what: impl Display, more: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A free TCP port on 127.0.0.1 (the kernel's pick; released before returning).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A file under the repository's testdata/.
 pub fn testdata(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,39 +1,12 @@
 //! Copying between the exec helper's stdio and the process's pseudo-terminal, with the
 //! caller's terminal (if stdin is one) in raw mode and its window size passed on.
 
+use crate::tty::RawMode;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::termios;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-
-/// Restores the terminal's mode when dropped.
-struct RawMode(Option<termios::Termios>);
-
-impl RawMode {
-    fn enter() -> RawMode {
-        let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
-            return RawMode(None);
-        }
-        let Ok(saved) = termios::tcgetattr(stdin.as_fd()) else {
-            return RawMode(None);
-        };
-        let mut raw = saved.clone();
-        termios::cfmakeraw(&mut raw);
-        let _ = termios::tcsetattr(stdin.as_fd(), termios::SetArg::TCSANOW, &raw);
-        RawMode(Some(saved))
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        if let Some(t) = &self.0 {
-            let _ = termios::tcsetattr(std::io::stdin().as_fd(), termios::SetArg::TCSANOW, t);
-        }
-    }
-}
 
 fn copy_winsize(master: &OwnedFd) {
     use std::os::fd::AsRawFd;

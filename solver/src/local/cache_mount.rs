@@ -90,16 +90,7 @@ pub fn acquire(
     init: CacheInit<'_>,
 ) -> Result<CacheMountLease, CacheMountError> {
     let root = root_dir(store_root);
-    let io = |what, path: &Path| {
-        let id = id.to_string();
-        let path = path.to_path_buf();
-        move |source| CacheMountError::Io {
-            id,
-            what,
-            path,
-            source,
-        }
-    };
+    let io = |what, path: &Path| io_err(id, what, path);
     std::fs::create_dir_all(&root).map_err(io("creating", &root))?;
     let base = base_name(id);
     // Remembered so `kiln prune` can say which id it removed.
@@ -160,17 +151,24 @@ pub fn acquire(
     Err(CacheMountError::Exhausted { id: id.to_string() })
 }
 
+/// Wraps an I/O failure with the cache id, what was being done and the path.
+fn io_err(
+    id: &str,
+    what: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> CacheMountError {
+    let id = id.to_string();
+    let path = path.to_path_buf();
+    move |source| CacheMountError::Io {
+        id,
+        what,
+        path,
+        source,
+    }
+}
+
 fn init_dir(id: &str, dir: &Path, init: CacheInit<'_>) -> Result<(), CacheMountError> {
-    let io = |what, path: &Path| {
-        let id = id.to_string();
-        let path = path.to_path_buf();
-        move |source| CacheMountError::Io {
-            id,
-            what,
-            path,
-            source,
-        }
-    };
+    let io = |what, path: &Path| io_err(id, what, path);
     // A directory left by an interrupted set-up is started over.
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(io("removing", dir))?;

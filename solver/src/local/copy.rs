@@ -185,11 +185,16 @@ fn drop_excluded(found: Vec<Match>, ex: &Matcher) -> Vec<Match> {
             };
             // The list is .dockerignore-like: `!` re-includes and the last match wins (the
             // Matcher also tests parents, so an excluded directory takes its contents along).
-            let rel = |e: &Entry| e.path.get(skip..).filter(|r| !r.is_empty()).map(str::to_owned);
+            let rel = |e: &Entry| {
+                e.path
+                    .get(skip..)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+            };
             let kept: Vec<bool> = m
                 .entries
                 .iter()
-                .map(|e| rel(e).map_or(true, |r| !ex.excludes(&r)))
+                .map(|e| rel(e).is_none_or(|r| !ex.excludes(&r)))
                 .collect();
             // An excluded directory stays when something below it is re-included, so it keeps
             // its own mode and owner.

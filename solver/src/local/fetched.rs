@@ -8,12 +8,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use kiln_cache::layer::{write_layer, Compression, Entry, LayerError, TarOptions};
+use kiln_cache::layer::{Entry, LayerError};
 use kiln_cache::lease::Lease;
 use kiln_cache::{Store, StoreError};
 use kiln_frontend::graph::Digest;
 
-use super::chain::{Chain, Layer, LAYER_MEDIA_TYPE};
+use super::chain::Chain;
+use super::entries_layer::write_entries_layer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -51,24 +52,7 @@ pub fn single_layer(
     lease: Option<&Lease>,
     entries: &[Entry],
 ) -> Result<Chain, RemoteError> {
-    let _guard = store.write_guard()?;
-    let blob = write_layer(
-        store.content(),
-        entries,
-        TarOptions::default(),
-        Compression::Gzip,
-    )?;
-    store.record_layer_blob(&blob.diff_id, &blob.digest, LAYER_MEDIA_TYPE)?;
-    // Leased while the write guard keeps GC out: nothing references the blob yet.
-    if let Some(l) = lease {
-        store.lease_blob(l, &blob.digest)?;
-    }
     Ok(Chain {
-        layers: vec![Layer {
-            diff_id: blob.diff_id,
-            blob: blob.digest,
-            size: blob.size,
-            media_type: LAYER_MEDIA_TYPE.into(),
-        }],
+        layers: vec![write_entries_layer::<RemoteError>(store, lease, entries)?],
     })
 }

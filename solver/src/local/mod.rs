@@ -18,6 +18,7 @@ mod copy_layer_tests;
 #[cfg(test)]
 mod copy_tests;
 mod exec;
+mod entries_layer;
 pub mod export;
 mod fetched;
 mod fileop;
@@ -248,7 +249,7 @@ impl LocalWorker {
         self.store
             .root()
             .join("build-state/context-checksums")
-            .join(format!("{}.json", key.hex()))
+            .join(format!("{}.bin", key.hex()))
     }
 
     fn context_checksum(
@@ -468,7 +469,14 @@ impl Worker for LocalWorker {
             let layers: Vec<_> = chain.layers.iter().map(|l| l.blob.clone()).collect();
             let lease = self.lease.as_ref();
             store
-                .put_cache_record_leased(key.as_str(), None, Some(&doc), &description, &layers, lease)
+                .put_cache_record_leased(
+                    key.as_str(),
+                    None,
+                    Some(&doc),
+                    &description,
+                    &layers,
+                    lease,
+                )
                 .map_err(err)
         })?;
         let out = Output::Chain(Arc::new(chain));

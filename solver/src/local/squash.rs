@@ -6,12 +6,13 @@
 //! API: [`base_len`], [`squash_chain`], [`squash_history`], [`SquashError`].
 
 use kiln_cache::layer::diff::diff_trees;
-use kiln_cache::layer::{write_layer, Compression, LayerError, TarOptions};
+use kiln_cache::layer::LayerError;
 use kiln_cache::lease::Lease;
 use kiln_cache::{Store, StoreError};
 use kiln_frontend::graph::{Graph, HistoryEntry, Op, Source};
 
-use super::chain::{Chain, ChainError, Layer, LAYER_MEDIA_TYPE};
+use super::chain::{Chain, ChainError};
+use super::entries_layer::write_entries_layer;
 use super::mount::{MountError, View};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,29 +67,14 @@ pub fn squash_chain(
     let before = View::new(store.root(), &base.lowerdirs(store)?)?;
     let after = View::new(store.root(), &chain.lowerdirs(store)?)?;
     let entries = diff_trees(before.root(), after.root())?;
-    let _guard = store.write_guard()?;
-    let blob = write_layer(
-        store.content(),
-        &entries,
-        TarOptions::default(),
-        Compression::Gzip,
-    )?;
-    store.record_layer_blob(&blob.diff_id, &blob.digest, LAYER_MEDIA_TYPE)?;
-    if let Some(l) = lease {
-        store.lease_blob(l, &blob.digest)?;
-    }
+    let layer = write_entries_layer::<SquashError>(store, lease, &entries)?;
     tracing::debug!(
         layers = chain.layers.len() - base_len,
         entries = entries.len(),
-        blob = %blob.digest,
+        blob = %layer.blob,
         "squashed"
     );
-    Ok(base.with(Layer {
-        diff_id: blob.diff_id,
-        blob: blob.digest,
-        size: blob.size,
-        media_type: LAYER_MEDIA_TYPE.into(),
-    }))
+    Ok(base.with(layer))
 }
 
 /// History matching a squashed chain: the base's entries as they were, and of the build's

@@ -1,6 +1,8 @@
 //! A kiln client on the slave side of a pseudo-terminal the test holds the master of, as
 //! a user's terminal would be (its controlling terminal, so a resize arrives as SIGWINCH).
-//! The child is killed on drop, also when the test fails.
+//! The child is killed on drop, also when the test fails. Used by the runtime's and the
+//! daemon's `-it` tests.
+#![allow(dead_code)]
 
 use std::fs::File;
 use std::io::{Read, Write};
