@@ -260,7 +260,11 @@ fn add_git_repository_at_refs_and_subdirs() {
     };
     let v1 = git(&work, &["rev-parse", "v1^{commit}"]);
     let out = pinned(v1.trim());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(k.sh("gitsrc:pinned", "/pinned/main.sh"), "v1\n");
     let out = pinned(head.trim());
     assert!(!out.status.success());
