@@ -17,8 +17,8 @@ mod copy_layer;
 mod copy_layer_tests;
 #[cfg(test)]
 mod copy_tests;
-mod exec;
 mod entries_layer;
+mod exec;
 pub mod export;
 mod fetched;
 mod fileop;
