@@ -109,13 +109,23 @@ impl Drop for Child {
     }
 }
 
-/// `kiln run -t` (no `-i`) of a shell that reports the signal it traps; `sig` is sent to
-/// kiln once the container is ready. Returns (exit code, output).
+/// A shell that reports the signal it traps and says `ready` every 0.1 s until then.
+const TRAPPING: &str = "trap 'echo got-INT; exit 5' INT; trap 'echo got-TERM; exit 7' TERM; \
+                        while true; do echo ready; sleep 0.1; done";
+
+/// `kiln run -t` (no `-i`) of the trapping shell; `sig` is sent to kiln once the container
+/// is ready. Returns (exit code, output).
 fn tty_run_signalled(rt: &Rt, sig: &str) -> (i32, String) {
-    let script = "trap 'echo got-INT; exit 5' INT; trap 'echo got-TERM; exit 7' TERM; \
-                  echo ready; while true; do sleep 0.1; done";
-    let mut cmd =
-        rt.k.cmd(&["run", "--rm", "-t", "busybox", "sh", "-c", script]);
+    signalled(
+        rt,
+        &["run", "--rm", "-t", "busybox", "sh", "-c", TRAPPING],
+        sig,
+    )
+}
+
+/// `kiln ARGS` (stdin closed); `sig` is sent to kiln once `ready` shows. (exit code, output)
+fn signalled(rt: &Rt, args: &[&str], sig: &str) -> (i32, String) {
+    let mut cmd = rt.k.cmd(args);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped());
     let mut child = Child(cmd.spawn().unwrap());
     let mut stdout = child.0.stdout.take().unwrap();
@@ -163,4 +173,15 @@ fn run_with_tty_but_no_stdin_forwards_signals() {
     let (code, out) = tty_run_signalled(&rt, "INT");
     assert!(out.contains("got-INT"), "{out}");
     assert_eq!(code, 5, "{out}");
+}
+
+#[test]
+fn attach_with_tty_but_no_stdin_forwards_signals() {
+    let rt = Rt::new();
+    let id = rt.ok(&["run", "-d", "-t", "busybox", "sh", "-c", TRAPPING]);
+    let id = id.trim();
+    let (code, out) = signalled(&rt, &["attach", id], "TERM");
+    assert!(out.contains("got-TERM"), "{out}");
+    assert_eq!(code, 7, "{out}");
+    rt.ok(&["rm", "-f", id]);
 }

@@ -38,8 +38,14 @@ pub fn run(global: &GlobalArgs, args: AttachArgs) -> anyhow::Result<i32> {
         bail!("you cannot attach to a stopped container, start it first");
     }
     if rec.config.tty || rec.config.open_stdin {
+        let stdin = !args.no_stdin && rec.config.open_stdin;
+        // A tty without our stdin leaves the terminal cooked: ctrl-c is a signal here, not
+        // a key, so forward signals as without a tty (Session does that only without one).
+        if args.sig_proxy && rec.config.tty && !stdin {
+            sigproxy::start(store.root().to_path_buf(), rec.id.clone())?;
+        }
         let session = Session {
-            stdin: !args.no_stdin && rec.config.open_stdin,
+            stdin,
             tty: rec.config.tty,
             replay: false,
             detach_keys: args.detach_keys.clone(),
