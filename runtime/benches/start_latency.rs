@@ -1,7 +1,8 @@
 //! Container start latency: `kiln run --rm busybox true` (foreground) and a detached start
 //! (`kiln create` + `kiln start`, timed to `start` returning with the container running),
 //! beside `podman run` and `docker run` on the same busybox image when those are installed.
-//! Every tool runs with `--network none` (networking setup is measured elsewhere). For
+//! Every tool runs with `--network none` (networking setup is measured elsewhere), and
+//! kiln and podman once more on their default bridge. For
 //! docker the bench starts its own dockerd (own data root, exec root and socket,
 //! `--iptables=false --bridge=none`), loads the image with `docker load`, and stops it at
 //! the end.
@@ -104,6 +105,15 @@ fn main() {
             ]));
         }),
     );
+    // The default: on the store's bridge (a veth and a pinned namespace per run).
+    report(
+        "kiln run --rm busybox true (bridge)",
+        time(|| {
+            ok(&mut k(&["run", "--rm", "busybox", "true"]));
+        }),
+    );
+    // The bridge and its nftables table are host objects: they must not outlive the bench.
+    ok(&mut k(&["network", "rm", "bridge"]));
     let mut ids = Vec::new();
     report(
         "kiln create + start (detached)",
@@ -158,6 +168,14 @@ fn main() {
                 ok(cmd().args(["run", "--rm", "--network", "none", "busybox", "true"]));
             }),
         );
+        if tool == "podman" {
+            report(
+                "podman run --rm busybox true (bridge)",
+                time(|| {
+                    ok(cmd().args(["run", "--rm", "busybox", "true"]));
+                }),
+            );
+        }
         let mut ids = Vec::new();
         report(
             &format!("{tool} run -d busybox sleep 60"),

@@ -85,6 +85,8 @@ pub enum NetworkCommand {
 pub fn run(global: &GlobalArgs, args: NetworkArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
     let root = store.root().to_path_buf();
+    // A SIGKILLed foreground run's endpoint would keep `rm`/`prune` from removing networks.
+    net::foreground::reclaim(&root);
     let mgr = net::manager(&root)?;
     match args.command {
         NetworkCommand::Create {

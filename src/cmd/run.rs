@@ -1,8 +1,10 @@
 //! `kiln run`: a minimal foreground run of an image — the process's output goes to the
 //! terminal, its exit code becomes kiln's. The image's Entrypoint/Cmd combine with the
 //! command line as Docker's do; 125/126/127 as Docker when the container cannot run.
-//! With `-d` or any runtime option (`--name`, `-v`, `--restart`, …) the container runs under
-//! kiln's runtime instead (`container_run.rs`).
+//! Like Docker's, the container is on the default bridge unless `--network host|none`; the
+//! kiln process holds its namespace for the run (`kiln_runtime::network::foreground`).
+//! With `-d` or any runtime option (`--name`, `-v`, `--restart`, `-p`, …) the container runs
+//! under kiln's runtime instead (`container_run.rs`).
 
 use std::io::{Read, Write};
 
@@ -15,6 +17,7 @@ use kiln_executor::{
 };
 
 use kiln_runtime::config::{command_line, merge_env};
+use kiln_runtime::network::foreground::Foreground;
 
 use crate::cli::GlobalArgs;
 use crate::exit::KILN_ERROR;
@@ -43,8 +46,7 @@ pub struct RunArgs {
     /// size, detach with ctrl-p ctrl-q)
     #[arg(short = 't', long)]
     pub tty: bool,
-    /// Network: host (default in the foreground; -d and runtime options default to
-    /// bridge), none, bridge, container:<name|id>, or a network's name
+    /// Network: bridge (the default), none, host, container:<name|id>, or a network's name
     #[arg(long)]
     pub network: Option<String>,
     /// Run in the background under kiln's runtime and print the container id
@@ -62,10 +64,13 @@ pub struct RunArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
-    // Bridge and user networks, container:<id> and published ports live in the
-    // runtime (a monitor holds the namespace and the port proxy); plain foreground runs
-    // keep the host's network (see `network` below).
-    let runtime_network = !matches!(args.network.as_deref(), None | Some("host" | "none"));
+    // User networks, container:<id> and published ports live in the runtime (a monitor
+    // holds the namespace, names and the port proxy); the default bridge, host and none
+    // are served here.
+    let runtime_network = !matches!(
+        args.network.as_deref(),
+        None | Some("bridge" | "default" | "host" | "none")
+    );
     if args.detach
         || args.tty
         || runtime_network
@@ -104,12 +109,14 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
         bail!("no command specified: the image has no Entrypoint or Cmd; give one after the image name");
     }
     let network = match args.network.as_deref() {
-        None | Some("host") => NetworkMode::Host,
-        Some("none") => NetworkMode::None,
-        Some(other) => bail!("--network {other}: the foreground path has host and none only"),
+        Some("host") => Network::Host,
+        Some("none") => Network::None,
+        None | Some("bridge" | "default") => Network::Bridge,
+        Some(other) => bail!("--network {other}: not served by the foreground path"),
     };
     let lower: Vec<_> = store.image_lowerdirs(&image)?.into_iter().rev().collect();
-    let id = format!("kiln-run-{}", std::process::id());
+    // Docker's kind of id: the hostname is its first 12 characters.
+    let id = kiln_runtime::ids::new_id()?;
     let holder = format!("container:{id}");
     let top = kiln_cache::image::spec::chain_ids(&config.rootfs.diff_ids).pop();
     if let Some(t) = &top {
@@ -125,6 +132,13 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
     result
 }
 
+/// The foreground path's networks.
+enum Network {
+    Host,
+    None,
+    Bridge,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_container(
     store: &Store,
@@ -132,7 +146,7 @@ fn run_container(
     id: &str,
     lower: Vec<std::path::PathBuf>,
     argv: Vec<String>,
-    network: NetworkMode,
+    network: Network,
     cc: &kiln_cache::image::spec::ContainerConfig,
     exec_cfg: ExecutorConfig,
 ) -> anyhow::Result<i32> {
@@ -162,7 +176,23 @@ fn run_container(
         .user
         .clone()
         .or_else(|| cc.user.clone().filter(|u| !u.is_empty()));
-    spec.network = network;
+    // Held until the container is done; dropping it removes the veth and namespace.
+    let _bridge = match network {
+        Network::Host => {
+            spec.network = NetworkMode::Host;
+            None
+        }
+        Network::None => {
+            spec.network = NetworkMode::None;
+            None
+        }
+        Network::Bridge => {
+            let fg = Foreground::start(store.root(), id, dir.path())
+                .context("connecting the container to the default bridge network")?;
+            fg.apply(&mut spec);
+            Some(fg)
+        }
+    };
     let stdin = if args.interactive {
         // Streamed as it comes (a pipe or a terminal's lines), EOF closes the container's.
         let (handle, stdin) = kiln_executor::stdin_stream();

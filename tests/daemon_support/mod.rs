@@ -262,6 +262,8 @@ impl Drop for Daemon {
             let _ = child.wait();
         }
         unmount_under(&self.root);
+        // Forwarded `kiln run`s put containers on the daemon store's bridge.
+        kiln_support::remove_networks(&self.root);
     }
 }
 

@@ -92,6 +92,49 @@ impl Kiln {
     }
 }
 
+impl Drop for Kiln {
+    fn drop(&mut self) {
+        remove_networks(&self.root);
+    }
+}
+
+/// Removes what networking made for the store at `root` outside its directory: the default
+/// bridge and user networks (host links) and its nftables tables. `kiln run` puts every
+/// container on the store's bridge, so any suite may have made them. Nothing to do for a
+/// store that never networked. Containers must be gone first (a network in use stays).
+pub fn remove_networks(root: &Path) {
+    let settings = root.join("network").join("settings.json");
+    let Ok(text) = std::fs::read_to_string(&settings) else {
+        return;
+    };
+    let names: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let field = |k: &str| names[k].as_str().unwrap_or_default().to_string();
+    let (bridge, table) = (field("bridge"), field("firewall_table"));
+    let kiln_root = |args: &[&str]| {
+        let mut c = kiln();
+        c.arg("--root").arg(root).args(args);
+        output(c)
+    };
+    let _ = kiln_root(&["network", "prune", "-f"]);
+    let _ = kiln_root(&["network", "rm", "bridge"]);
+    // Last resort when kiln itself failed.
+    let quiet = |args: &[&str]| {
+        let _ = Command::new(args[0])
+            .args(&args[1..])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    };
+    if !bridge.is_empty() && Path::new("/sys/class/net").join(&bridge).exists() {
+        quiet(&["ip", "link", "del", &bridge]);
+    }
+    if !table.is_empty() {
+        for family in ["inet", "bridge"] {
+            quiet(&["nft", "delete", "table", family, &table]);
+        }
+    }
+}
+
 /// Make the busybox image archive (DIR/busybox.tar) with testdata/busybox-image.sh.
 pub fn busybox_archive(dir: &Path) -> PathBuf {
     let out = dir.join("busybox.tar");

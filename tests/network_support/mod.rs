@@ -1,6 +1,6 @@
-//! Helpers for the networking end-to-end tests: a runtime test store (busybox loaded) whose
-//! guard also removes the store's networks, bridge and nftables tables, and the host-side
-//! facts the leak checks compare (links, mounts, nftables tables).
+//! Helpers for the networking end-to-end tests: a runtime test store (busybox loaded; its
+//! guard removes containers, then kiln_support's the store's networks, bridge and nftables
+//! tables), and the host-side facts the leak checks compare (links, mounts, nftables tables).
 #![allow(dead_code)]
 
 #[path = "../runtime_support/mod.rs"]
@@ -92,33 +92,6 @@ impl Net {
 
     pub fn eventually(&self, what: &str, cond: impl FnMut() -> bool) {
         self.rt.eventually(what, cond)
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        let names = self.names();
-        let ids = self.rt.run(&["ps", "-aq", "--no-trunc"]).stdout;
-        for id in String::from_utf8_lossy(&ids).split_whitespace() {
-            let _ = self.rt.run(&["rm", "-f", "-v", id]);
-        }
-        let _ = self.rt.run(&["network", "prune", "-f"]);
-        let _ = self.rt.run(&["network", "rm", "bridge"]);
-        // Last resort when kiln itself failed.
-        if !names.bridge.is_empty() && link_exists(&names.bridge) {
-            let _ = std::process::Command::new("ip")
-                .args(["link", "del", &names.bridge])
-                .status();
-        }
-        if !names.table.is_empty() {
-            for family in ["inet", "bridge"] {
-                if nft_table_exists(family, &names.table) {
-                    let _ = std::process::Command::new("nft")
-                        .args(["delete", "table", family, &names.table])
-                        .status();
-                }
-            }
-        }
     }
 }
 

@@ -173,9 +173,7 @@ impl Drop for Rt {
             let _ = self.k.run(&["rm", "-f", "-v", id]);
         }
         let _ = self.k.run(&["volume", "prune", "-f"]);
-        // The store's networks: its default bridge and nftables tables are its own.
-        let _ = self.k.run(&["network", "prune", "-f"]);
-        let _ = self.k.run(&["network", "rm", "bridge"]);
+        // The store's networks go when `self.k` drops (kiln_support::remove_networks).
         // Last resort if kiln itself failed: no monitor of this store may outlive the test.
         for pid in self.store_processes() {
             let _ = std::process::Command::new("kill")

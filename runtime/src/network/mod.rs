@@ -6,6 +6,7 @@
 //! it when the container is done, readers when they find its monitor gone, `rm` always.
 
 pub mod connect;
+pub mod foreground;
 pub mod netns;
 pub mod session;
 pub mod settings;
@@ -144,6 +145,23 @@ pub fn bindings(root: &Path, id: &str) -> Vec<PortBinding> {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
+}
+
+/// Makes the store's default network (and, after a reboot, its bridges and rules) exist.
+pub fn ensure_default(mgr: &NetworkManager) -> Result<(), NetError> {
+    let default = match mgr.inspect(&mgr.config().default_network) {
+        Ok(n) => n,
+        Err(_) => {
+            // Picking the default network's subnet must see other stores' bridges.
+            let _host = settings::host_lock()?;
+            mgr.ensure_default()?
+        }
+    };
+    // After a reboot the state survives but bridges and rules do not.
+    if !kiln_network::netlink::link_exists(&default.bridge).unwrap_or(true) {
+        mgr.restore()?;
+    }
+    Ok(())
 }
 
 /// The container's endpoints, by network name (for `inspect` and `port`).

@@ -131,20 +131,7 @@ impl Session {
         write(&hosts_file, "")?;
         write(&resolv, &resolv_text(net))?;
         let mgr = super::manager(&root)?;
-        {
-            let default = match mgr.inspect(&mgr.config().default_network) {
-                Ok(n) => n,
-                Err(_) => {
-                    // Picking the default network's subnet must see other stores' bridges.
-                    let _host = super::settings::host_lock()?;
-                    mgr.ensure_default()?
-                }
-            };
-            // After a reboot the state survives but bridges and rules do not.
-            if !kiln_network::netlink::link_exists(&default.bridge).unwrap_or(true) {
-                mgr.restore()?;
-            }
-        }
+        super::ensure_default(&mgr)?;
         netns::create(&ns)?;
         let extra_hosts: Vec<(String, IpAddr)> = rec
             .config
