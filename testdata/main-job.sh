@@ -22,10 +22,14 @@ kiln="target/$dir/kiln"
 work=target/main-job
 root=${KILN_ROOT:-$work/root}
 mkdir -p "$work"
-if [[ -z ${KILN_ROOT:-} ]]; then
-  rm -rf "$root"
-fi
+fresh=${KILN_ROOT:-}
 export KILN_ROOT=$root
+if [[ -z $fresh ]]; then
+  # The store's bridge and nftables table live outside it: remove them with it.
+  [[ -d $root ]] && "$kiln" network rm bridge >/dev/null 2>&1 || true
+  rm -rf "$root"
+  trap '"$kiln" network rm bridge >/dev/null 2>&1 || true' EXIT
+fi
 
 echo "== making the busybox base image (testdata/busybox-image.sh) and loading it"
 testdata/busybox-image.sh "$work/busybox.tar"
