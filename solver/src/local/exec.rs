@@ -10,7 +10,8 @@ use kiln_executor::{
 use kiln_frontend::graph::{Exec, NetworkMode, SecurityMode};
 use tokio::sync::mpsc;
 
-use super::mount::{step_dir, MountError};
+use super::mount::MountError;
+use super::step_dir::{step_dir, StepDir};
 use super::run_mounts::{prepare, RunMountError};
 use super::secrets::BuildSecrets;
 use super::Output;
@@ -72,7 +73,7 @@ pub trait FailureShell: Send + Sync {
 
 /// A finished RUN: its upper dir (kept alive by `dir`) to diff into a layer.
 pub struct ExecResult {
-    _dir: tempfile::TempDir,
+    _dir: StepDir,
     pub upper: PathBuf,
 }
 

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::chain::Chain;
 use super::fetched::single_layer;
-use super::mount::step_dir;
+use super::step_dir::step_dir;
 use super::{blocking, LocalWorker};
 use crate::progress::Stream;
 use crate::worker::StepContext;

@@ -31,6 +31,7 @@ mod run_mounts;
 pub mod secrets;
 pub mod squash;
 mod ssh;
+mod step_dir;
 mod steps;
 mod unpack;
 
@@ -124,6 +125,8 @@ impl LocalWorker {
         locals: BTreeMap<String, PathBuf>,
         proxy_env: Vec<String>,
     ) -> LocalWorker {
+        // Step directories (and mounts) of builds that were killed go before new ones come.
+        step_dir::reclaim(store.root());
         LocalWorker {
             store,
             executor,

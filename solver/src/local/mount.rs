@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use tempfile::TempDir;
+
+use super::step_dir::{step_dir, StepDir};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -25,20 +26,6 @@ pub enum MountError {
     },
     #[error("overlay lower dir {0} contains ':' or ',' and cannot be named in mount options")]
     BadPath(PathBuf),
-}
-
-/// A temporary directory for one step, on the store's filesystem (overlay upper and work
-/// dirs must share a filesystem, and layer sources are read from it).
-pub fn step_dir(store_root: &Path) -> Result<TempDir, MountError> {
-    let dir = store_root.join("build-tmp");
-    std::fs::create_dir_all(&dir).map_err(|source| MountError::TempDir {
-        dir: dir.clone(),
-        source,
-    })?;
-    tempfile::Builder::new()
-        .prefix("step-")
-        .tempdir_in(&dir)
-        .map_err(|source| MountError::TempDir { dir, source })
 }
 
 /// A mounted overlay; unmounted (lazily, so a stray open file cannot keep it) on drop.
@@ -113,7 +100,7 @@ pub struct View {
     // Field order matters: unmount before the directory is removed.
     _mount: Option<OverlayMount>,
     root: PathBuf,
-    _dir: TempDir,
+    _dir: StepDir,
 }
 
 impl View {

@@ -1,0 +1,212 @@
+//! Per-step working directories under `<root>/build-tmp` (overlay upper/work dirs, mount
+//! points of RUN mounts, secret tmpfs, checkouts) and the reclaim of those a killed build
+//! left: each directory holds a `lock` file locked for its whole life, so a directory whose
+//! lock is free belongs to a process that is gone. Its mounts (bind/overlay views, secrets
+//! tmpfs — the build's own mounts live in the host's namespace) are detached, then the
+//! directory is removed.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use nix::mount::{umount2, MntFlags};
+use tempfile::TempDir;
+
+use super::mount::MountError;
+
+const LOCK: &str = "lock";
+
+/// One step's directory; removed (then unlocked) on drop.
+#[derive(Debug)]
+pub struct StepDir {
+    // Field order matters: the directory goes before its lock is released.
+    dir: TempDir,
+    _lock: Flock<File>,
+}
+
+/// An exclusive lock on `file` if nobody else holds one.
+fn try_lock(file: File) -> Option<Flock<File>> {
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()
+}
+
+impl StepDir {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn tmp_err(dir: &Path) -> impl FnOnce(std::io::Error) -> MountError + '_ {
+    move |source| MountError::TempDir {
+        dir: dir.to_path_buf(),
+        source,
+    }
+}
+
+/// A new directory for one step, on the store's filesystem (overlay upper and work dirs
+/// must share a filesystem, and layer sources are read from it).
+pub fn step_dir(store_root: &Path) -> Result<StepDir, MountError> {
+    let parent = store_root.join("build-tmp");
+    std::fs::create_dir_all(&parent).map_err(tmp_err(&parent))?;
+    let dir = tempfile::Builder::new()
+        .prefix("step-")
+        .tempdir_in(&parent)
+        .map_err(tmp_err(&parent))?;
+    let path = dir.path().join(LOCK);
+    let file = File::create(&path).map_err(tmp_err(&path))?;
+    let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        MountError::TempDir {
+            dir: path.clone(),
+            source: e.into(),
+        }
+    })?;
+    Ok(StepDir { dir, _lock: lock })
+}
+
+/// Removes the step directories of builds that are gone: those whose lock file nobody
+/// holds, and those without one that are over a minute old (made by a process killed
+/// before it could lock, or by an older kiln). Failures are logged, never fatal: a
+/// leftover is retried by the next build.
+pub fn reclaim(store_root: &Path) {
+    let parent = store_root.join("build-tmp");
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return;
+    };
+    let mut stale = Vec::new();
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with("step-") {
+            continue;
+        }
+        let dir = e.path();
+        // Holding the lock while removing keeps two reclaimers from racing.
+        match File::open(dir.join(LOCK)) {
+            Ok(f) => match try_lock(f) {
+                Some(held) => stale.push((dir, Some(held))),
+                None => {} // a live build's
+            },
+            Err(_) if older_than_a_minute(&dir) => stale.push((dir, None)),
+            Err(_) => {}
+        }
+    }
+    if stale.is_empty() {
+        return;
+    }
+    let mounts = mount_points();
+    for (dir, _held) in stale {
+        tracing::info!(dir = %dir.display(), "removing the step directory of a build that is gone");
+        let prefix = dir.as_os_str().len();
+        let mut under: Vec<&PathBuf> = mounts
+            .iter()
+            .filter(|m| m.starts_with(&dir) && m.as_os_str().len() > prefix)
+            .collect();
+        // Deepest first, so a mount on top of another goes before it.
+        under.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
+        for m in under {
+            if let Err(e) = umount2(m.as_path(), MntFlags::MNT_DETACH) {
+                tracing::warn!("unmounting {}: {e}", m.display());
+            }
+        }
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!("removing {}: {e}", dir.display());
+        }
+    }
+}
+
+fn older_than_a_minute(p: &Path) -> bool {
+    std::fs::metadata(p)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() > 60)
+}
+
+/// Mount points of this process's mount namespace (`/proc/self/mountinfo`, octal escapes
+/// decoded).
+fn mount_points() -> Vec<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape)
+        .collect()
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo`.
+fn unescape(field: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let oct = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], oct) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::mount::{mount, MsFlags};
+
+    #[test]
+    fn mountinfo_escapes_are_decoded() {
+        assert_eq!(
+            unescape("/a\\040b\\011c\\134d"),
+            PathBuf::from("/a b\tc\\d")
+        );
+        assert_eq!(unescape("/plain"), PathBuf::from("/plain"));
+    }
+
+    /// Unmounts what a failed assertion would leave.
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = umount2(self.0.as_path(), MntFlags::MNT_DETACH);
+        }
+    }
+
+    #[test]
+    fn a_dead_builds_directory_is_unmounted_and_removed_a_live_one_kept() {
+        let root = tempfile::tempdir().unwrap();
+        let live = step_dir(root.path()).unwrap();
+        // A killed build's directory: its lock file exists but nobody holds it, and a
+        // tmpfs (like a step's secrets) is still mounted in it.
+        let dead = step_dir(root.path()).unwrap();
+        let dead_path = dead.path().to_path_buf();
+        let mnt = dead_path.join("secrets");
+        std::fs::create_dir(&mnt).unwrap();
+        mount(
+            Some("tmpfs"),
+            &mnt,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        let _guard = Unmount(mnt.clone());
+        std::fs::write(mnt.join("secret"), b"s3cr3t").unwrap();
+        // Drop the lock without removing the directory: what SIGKILL does.
+        let StepDir { dir, _lock } = dead;
+        let kept = dir.keep();
+        drop(_lock);
+        assert_eq!(kept, dead_path);
+        assert!(mount_points().contains(&mnt));
+
+        reclaim(root.path());
+        assert!(!dead_path.exists(), "the dead build's directory stayed");
+        assert!(!mount_points().contains(&mnt), "its tmpfs stayed mounted");
+        assert!(live.path().exists(), "a live build's directory was removed");
+        reclaim(root.path());
+        assert!(live.path().join(LOCK).exists());
+    }
+}
