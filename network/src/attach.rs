@@ -22,7 +22,8 @@ pub struct AttachRequest {
     pub netns: PathBuf,
     /// Network name or id; the default network when empty.
     pub network: String,
-    /// `--network-alias` names.
+    /// Extra names on this network only (`--network-alias` for the first network,
+    /// `network connect --alias`); ignored on the default network.
     pub aliases: Vec<String>,
     /// `--ip`.
     pub ip: Option<Ipv4Addr>,
@@ -160,10 +161,20 @@ impl NetworkManager {
         // The bridge vanishes on reboot while the state survives.
         netlink::ensure_bridge(&net.bridge, net.gateway, net.subnet.prefix_len())?;
         netlink::attach_veth(&spec)?;
+        // The default network has no names (as Docker's `bridge`), so aliases mean nothing
+        // there; Docker drops them too.
+        let aliases = if name == self.config.default_network {
+            if !req.aliases.is_empty() {
+                tracing::info!(container = %req.container_id, aliases = ?req.aliases, "network aliases ignored on the default network");
+            }
+            Vec::new()
+        } else {
+            req.aliases.clone()
+        };
         let endpoint = Endpoint {
             container_id: req.container_id.clone(),
             container_name: req.container_name.clone(),
-            aliases: req.aliases.clone(),
+            aliases,
             ip,
             prefix_len: net.subnet.prefix_len(),
             gateway: net.gateway,

@@ -20,6 +20,7 @@ pub mod netlink;
 mod peers;
 pub mod ports;
 pub mod proxy;
+mod rename;
 pub mod state;
 pub mod store;
 pub mod subnet;

@@ -54,6 +54,9 @@ pub struct ContainerConfig {
     pub isolation: crate::isolation::Isolation,
     /// `--network`, `-p`, `-P`, `--link`, `--dns`, ... (issue 9).
     pub net: crate::network::NetConfig,
+    /// `network connect --alias` names, by network name: aliases are per network, and
+    /// `net.aliases` (`--network-alias`) belong to the first network only.
+    pub network_aliases: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ pub mod mounts;
 pub mod network;
 pub mod procs;
 pub mod record;
+pub mod rename;
 pub mod restart;
 pub mod rootfs;
 mod seed;

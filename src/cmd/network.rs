@@ -274,14 +274,39 @@ pub fn network_settings(root: &std::path::Path, rec: &kiln_runtime::ContainerRec
             }
         }
     }
-    let networks: serde_json::Map<String, Value> = eps
+    // Real ids and the default network's name, when this store has networking at all.
+    let mgr = root
+        .join("network")
+        .join("state.json")
+        .exists()
+        .then(|| net::manager(root).ok())
+        .flatten();
+    let known = mgr.as_ref().and_then(|m| m.list().ok()).unwrap_or_default();
+    let default = mgr
+        .as_ref()
+        .map_or("bridge".to_string(), |m| m.config().default_network.clone());
+    let id_of = |name: &str| {
+        known
+            .iter()
+            .find(|n| n.name == name)
+            .map_or(String::new(), |n| n.id.clone())
+    };
+    let mut networks: serde_json::Map<String, Value> = eps
         .iter()
         .map(|(name, e)| {
+            // What peers' hosts files call this container on a user network.
+            let dns_names = (*name != default).then(|| {
+                let mut names = vec![e.container_name.clone()];
+                names.extend(e.aliases.iter().cloned());
+                names.push(kiln_runtime::ids::short(&rec.id).to_string());
+                names
+            });
             (
                 name.clone(),
                 json!({
                     "Aliases": e.aliases,
-                    "NetworkID": name,
+                    "DNSNames": dns_names,
+                    "NetworkID": id_of(name),
                     "EndpointID": e.host_veth,
                     "Gateway": e.gateway.to_string(),
                     "IPAddress": e.ip.to_string(),
@@ -291,6 +316,39 @@ pub fn network_settings(root: &std::path::Path, rec: &kiln_runtime::ContainerRec
             )
         })
         .collect();
+    // Networks the container joins when it starts (Docker lists them for a stopped one too).
+    if rec.config.net.mode == net::NetMode::Bridge {
+        let configured = if rec.config.net.networks.is_empty() {
+            vec![default.clone()]
+        } else {
+            rec.config.net.networks.clone()
+        };
+        for (i, wanted) in configured.iter().enumerate() {
+            let Some(n) = known.iter().find(|n| n.name == *wanted).or_else(|| {
+                known
+                    .iter()
+                    .find(|n| !wanted.is_empty() && n.id.starts_with(wanted.as_str()))
+            }) else {
+                continue;
+            };
+            if networks.contains_key(&n.name) {
+                continue;
+            }
+            let aliases = if n.name == default {
+                Vec::new()
+            } else {
+                net::connect::aliases_for(&rec.config, i, wanted)
+            };
+            networks.insert(
+                n.name.clone(),
+                json!({
+                    "Aliases": aliases, "DNSNames": Value::Null, "NetworkID": n.id,
+                    "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+                    "MacAddress": "",
+                }),
+            );
+        }
+    }
     let primary = eps.iter().find(|(_, e)| e.ifname == "eth0").map(|(_, e)| e);
     json!({
         "SandboxKey": primary.map(|e| e.netns.display().to_string()).unwrap_or_default(),

@@ -35,7 +35,7 @@ pub struct NetFlags {
     /// MAC address of the container's first interface (02:42:ac:11:00:02)
     #[arg(long = "mac-address")]
     pub mac_address: Option<String>,
-    /// Extra name of the container on its user networks
+    /// Extra name of the container on the network given by --network (not the default bridge)
     #[arg(long = "network-alias")]
     pub network_alias: Vec<String>,
 }

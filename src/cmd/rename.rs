@@ -1,7 +1,7 @@
 //! `kiln rename OLD NEW`.
 
 use clap::Args;
-use kiln_runtime::{ids, lifecycle, record};
+use kiln_runtime::{lifecycle, record};
 
 use super::container_opts::open_store;
 use crate::cli::GlobalArgs;
@@ -14,9 +14,8 @@ pub struct RenameArgs {
 
 pub fn run(global: &GlobalArgs, args: RenameArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
-    ids::validate_name(&args.new_name)?;
     let rec = lifecycle::find(&store, &args.container)?;
-    record::rename(store.db(), &rec.id, &args.new_name)?;
+    kiln_runtime::rename::rename(&store, &rec, &args.new_name)?;
     let renamed = record::get(store.db(), &rec.id)?;
     kiln_runtime::events::emit(store.root(), "rename", &renamed, &[("oldName", rec.name)]);
     Ok(0)

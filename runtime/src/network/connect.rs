@@ -2,7 +2,7 @@
 //! either way its configuration remembers the change for its next start.
 
 use super::{netns, NetError, NetMode};
-use crate::config::ContainerPaths;
+use crate::config::{ContainerConfig, ContainerPaths};
 use crate::record::{self, ContainerRecord};
 use kiln_cache::Store;
 use kiln_network::AttachRequest;
@@ -16,6 +16,17 @@ fn bridged(rec: &ContainerRecord) -> Result<(), NetError> {
         });
     }
     Ok(())
+}
+
+/// The aliases of the container on the `index`th of its networks, `network`: those given
+/// by `network connect --alias` for it, else `--network-alias` on the first network only
+/// (Docker scopes both to one network; the manager drops them on the default network).
+pub fn aliases_for(cfg: &ContainerConfig, index: usize, network: &str) -> Vec<String> {
+    match cfg.network_aliases.get(network) {
+        Some(a) => a.clone(),
+        None if index == 0 => cfg.net.aliases.clone(),
+        None => Vec::new(),
+    }
 }
 
 /// Connects `rec` to `network` (name or id prefix). Returns the network's name.
@@ -33,7 +44,7 @@ pub fn connect(
     let default = mgr.config().default_network.clone();
     let mut cfg = rec.config.clone();
     if cfg.net.networks.is_empty() {
-        cfg.net.networks.push(default);
+        cfg.net.networks.push(default.clone());
     }
     if cfg.net.networks.contains(&name) {
         return Err(kiln_network::ManagerError::AlreadyAttached {
@@ -57,6 +68,10 @@ pub fn connect(
         })?;
     }
     cfg.net.networks.push(name.clone());
+    // Kept for the next starts; the default network has no names, so none are kept for it.
+    if !aliases.is_empty() && name != default {
+        cfg.network_aliases.insert(name.clone(), aliases.to_vec());
+    }
     record::set_config(store.db(), &rec.id, &cfg)?;
     Ok(name)
 }
@@ -83,6 +98,17 @@ pub fn disconnect(store: &Store, rec: &ContainerRecord, network: &str) -> Result
     if attached {
         mgr.detach(&rec.id, &name)?;
     }
+    // Aliases belong to the endpoint: connecting again later starts without them. The
+    // `--network-alias` ones go with the first network, or the next would inherit them.
+    cfg.network_aliases.remove(&name);
+    let first = cfg
+        .net
+        .networks
+        .first()
+        .map(|n| mgr.inspect(n).map(|n| n.name));
+    if matches!(first, Some(Ok(n)) if n == name) {
+        cfg.net.aliases.clear();
+    }
     cfg.net.networks.retain(|n| *n != name);
     if cfg.net.networks.is_empty() {
         // Docker leaves such a container with only loopback.
@@ -90,4 +116,26 @@ pub fn disconnect(store: &Store, rec: &ContainerRecord, network: &str) -> Result
     }
     record::set_config(store.db(), &rec.id, &cfg)?;
     Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_scoped_to_one_network() {
+        let mut cfg = ContainerConfig::default();
+        cfg.net.networks = vec!["front".into(), "back".into(), "side".into()];
+        cfg.net.aliases = vec!["www".into()];
+        cfg.network_aliases
+            .insert("back".into(), vec!["api".into(), "v1".into()]);
+        // `--network-alias` goes to the first network only, connect aliases to theirs.
+        assert_eq!(aliases_for(&cfg, 0, "front"), ["www"]);
+        assert_eq!(aliases_for(&cfg, 1, "back"), ["api", "v1"]);
+        assert!(aliases_for(&cfg, 2, "side").is_empty());
+        // Connect aliases win even on the first network (after it was re-connected).
+        cfg.network_aliases
+            .insert("front".into(), vec!["web".into()]);
+        assert_eq!(aliases_for(&cfg, 0, "front"), ["web"]);
+    }
 }

@@ -156,7 +156,7 @@ impl Session {
                 hostname: rec.config.hostname.clone().unwrap_or_default(),
                 netns: ns.clone(),
                 network: network.clone(),
-                aliases: net.aliases.clone(),
+                aliases: super::connect::aliases_for(&rec.config, i, network),
                 ip: if first { net.ip } else { None },
                 mac: if first { mac } else { None },
                 hosts_file: Some(hosts_file.clone()),
