@@ -79,10 +79,12 @@ pub fn reclaim(store_root: &Path) {
         let dir = e.path();
         // Holding the lock while removing keeps two reclaimers from racing.
         match File::open(dir.join(LOCK)) {
-            Ok(f) => match try_lock(f) {
-                Some(held) => stale.push((dir, Some(held))),
-                None => {} // a live build's
-            },
+            Ok(f) => {
+                // None: a live build's.
+                if let Some(held) = try_lock(f) {
+                    stale.push((dir, Some(held)));
+                }
+            }
             Err(_) if older_than_a_minute(&dir) => stale.push((dir, None)),
             Err(_) => {}
         }
