@@ -7,22 +7,7 @@ mod build_support;
 use std::fs;
 use std::path::Path;
 
-use build_support::{testdata, Kiln};
-
-fn write(dir: &Path, rel: &str, data: &str) {
-    let p = dir.join(rel);
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, data).unwrap();
-}
-
-fn layers(img: &serde_json::Value) -> Vec<String> {
-    img["RootFS"]["Layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_string())
-        .collect()
-}
+use build_support::{testdata, write, Kiln};
 
 #[test]
 fn copy_parents_and_exclude() {
@@ -65,46 +50,11 @@ fn copy_link_layer_is_reused_on_a_new_base() {
     let ctx = k.path("link-ctx");
     write(
         &ctx,
-        "base.Dockerfile",
-        "FROM busybox\nARG V\nRUN echo $V > /marker\n",
-    );
-    write(
-        &ctx,
         "Dockerfile",
         "FROM linkbase\nCOPY --link app.txt /app/\n",
     );
     write(&ctx, "app.txt", "app\n");
-    let c = ctx.to_str().unwrap();
-    let base_file = ctx.join("base.Dockerfile");
-    let base_file = base_file.to_str().unwrap();
-    k.build(&["-t", "linkbase", "--build-arg", "V=1", "-f", base_file, c]);
-    k.build(&["-t", "linked", c]);
-    let first = layers(&k.inspect("linked"));
-
-    k.build(&["-t", "linkbase", "--build-arg", "V=2", "-f", base_file, c]);
-    let events = k.build(&["-t", "linked", c]);
-    let second = layers(&k.inspect("linked"));
-    assert_eq!(first.len(), second.len());
-    assert_ne!(
-        first[first.len() - 2],
-        second[second.len() - 2],
-        "the base changed"
-    );
-    assert_eq!(
-        first.last(),
-        second.last(),
-        "the --link layer is the same blob"
-    );
-    let copy_cached = events.iter().any(|e| {
-        e["type"] == "cached"
-            && e["name"]
-                .as_str()
-                .is_some_and(|n| n.contains("COPY --link"))
-    });
-    assert!(
-        copy_cached,
-        "the COPY --link step did not hit the cache: {events:#?}"
-    );
+    k.assert_link_layer_reused_on_new_base(&ctx, "COPY --link");
     assert_eq!(k.sh("linked", "cat /marker /app/app.txt"), "2\napp\n");
 }
 

@@ -5,24 +5,8 @@ mod build_support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
-use build_support::Kiln;
-
-fn write(dir: &Path, rel: &str, data: &str) {
-    let p = dir.join(rel);
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, data).unwrap();
-}
-
-fn layers(img: &serde_json::Value) -> Vec<String> {
-    img["RootFS"]["Layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap().to_string())
-        .collect()
-}
+use build_support::{write, Kiln};
 
 #[test]
 fn copy_link_with_chmod_is_reused_on_a_new_base() {
@@ -30,39 +14,11 @@ fn copy_link_with_chmod_is_reused_on_a_new_base() {
     let ctx = k.path("link-chmod");
     write(
         &ctx,
-        "base.Dockerfile",
-        "FROM busybox\nARG V\nRUN echo $V > /marker\n",
-    );
-    write(
-        &ctx,
         "Dockerfile",
         "FROM linkbase\nCOPY --link --chmod=750 run.sh /app/\n",
     );
     write(&ctx, "run.sh", "echo hi\n");
-    let c = ctx.to_str().unwrap();
-    let base_file = ctx.join("base.Dockerfile");
-    let base_file = base_file.to_str().unwrap();
-    k.build(&["-t", "linkbase", "--build-arg", "V=1", "-f", base_file, c]);
-    k.build(&["-t", "linked", c]);
-    let first = layers(&k.inspect("linked"));
-
-    k.build(&["-t", "linkbase", "--build-arg", "V=2", "-f", base_file, c]);
-    let events = k.build(&["-t", "linked", c]);
-    let second = layers(&k.inspect("linked"));
-    assert_eq!(first.len(), second.len());
-    assert_ne!(first[first.len() - 2], second[second.len() - 2], "new base");
-    assert_eq!(first.last(), second.last(), "the --link layer is re-used");
-    // The copy itself comes from the cache; only its merge onto the new base runs.
-    let copy_cached = events.iter().any(|e| {
-        e["type"] == "cached"
-            && e["name"]
-                .as_str()
-                .is_some_and(|n| n.contains("COPY --link --chmod"))
-    });
-    assert!(
-        copy_cached,
-        "the COPY --link --chmod copy re-ran: {events:#?}"
-    );
+    k.assert_link_layer_reused_on_new_base(&ctx, "COPY --link --chmod");
     assert_eq!(
         k.sh("linked", "cat /marker; stat -c %a /app/run.sh"),
         "2\n750\n"

@@ -5,47 +5,7 @@ mod registry_support;
 mod runtime_support;
 
 use registry_support::Registry;
-use runtime_support::Rt;
-
-/// (action, actor id, name attribute) of the image events since `since`.
-fn image_events(rt: &Rt, since: &str, extra: &[&str]) -> Vec<(String, String, String)> {
-    let until = unix_now();
-    let mut args = vec![
-        "events",
-        "--since",
-        since,
-        "--until",
-        &until,
-        "--filter",
-        "type=image",
-        "--format",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    rt.ok(&args)
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            assert_eq!(v["Type"], "image", "{l}");
-            (
-                v["Action"].as_str().unwrap().to_string(),
-                v["Actor"]["ID"].as_str().unwrap().to_string(),
-                v["Actor"]["Attributes"]["name"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-            )
-        })
-        .collect()
-}
-
-/// Now as unix seconds with a fraction, a form `--since`/`--until` accept.
-fn unix_now() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
-}
+use runtime_support::{image_events, unix_now, Rt};
 
 #[test]
 fn tag_untag_delete_build_pull_and_push_are_events() {

@@ -8,42 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use runtime_support::Rt;
-
-/// (action, actor id, name attribute) of the image events since `since`.
-fn image_events(rt: &Rt, since: &str) -> Vec<(String, String, String)> {
-    let until = unix_now();
-    let args = [
-        "events",
-        "--since",
-        since,
-        "--until",
-        &until,
-        "--filter",
-        "type=image",
-        "--format",
-        "json",
-    ];
-    rt.ok(&args)
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let s = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_string();
-            (
-                s(&v["Action"]),
-                s(&v["Actor"]["ID"]),
-                s(&v["Actor"]["Attributes"]["name"]),
-            )
-        })
-        .collect()
-}
-
-fn unix_now() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
-}
+use runtime_support::{image_events, unix_now, Rt};
 
 #[test]
 fn load_and_import_are_image_events() {
@@ -80,7 +45,7 @@ fn load_and_import_are_image_events() {
         .trim()
         .to_string();
 
-    let evs = image_events(&rt, &start);
+    let evs = image_events(&rt, &start, &[]);
     let has = |action: &str, id: &str, name: &str| {
         evs.iter()
             .any(|(a, i, n)| (a.as_str(), i.as_str(), n.as_str()) == (action, id, name))

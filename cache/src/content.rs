@@ -5,11 +5,8 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use tempfile::NamedTempFile;
-use tracing::debug;
-
 use crate::digest::{Digest, HashingWriter};
-use crate::fsutil::{self, HeldLock};
+use crate::ingest::IngestFile;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContentError {
@@ -43,7 +40,10 @@ pub enum ContentError {
     },
 }
 
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ContentError + 'a {
+pub(crate) fn io_err<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> ContentError + 'a {
     move |source| ContentError::Io {
         op,
         path: path.to_path_buf(),
@@ -157,22 +157,11 @@ impl ContentStore {
 
     /// Start writing a blob whose digest is known only at the end.
     pub fn writer(&self) -> Result<BlobWriter, ContentError> {
-        let tmp = tempfile::Builder::new()
-            .prefix("ingest-")
-            .tempfile_in(&self.ingest)
-            .map_err(io_err("create temp file in", &self.ingest))?;
-        // The lock tells `system check --repair` this temp file belongs to a live writer.
-        let dup = tmp
-            .as_file()
-            .try_clone()
-            .map_err(io_err("dup", tmp.path()))?;
-        let lock = fsutil::lock_file(dup, true, true).map_err(io_err("lock", tmp.path()))?;
-        let file = tmp.reopen().map_err(io_err("reopen", tmp.path()))?;
+        let (tmp, out) = IngestFile::open(&self.ingest)?;
         Ok(BlobWriter {
             store: self.clone(),
             tmp,
-            out: HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
-            _lock: lock,
+            out: HashingWriter::new(out),
         })
     }
 
@@ -251,9 +240,8 @@ impl ContentStore {
 /// A blob being written: a locked temp file in `blobs/ingest/`, hashed as bytes go in.
 pub struct BlobWriter {
     store: ContentStore,
-    tmp: NamedTempFile,
+    tmp: IngestFile,
     out: HashingWriter<BufWriter<File>>,
-    _lock: Option<HeldLock>,
 }
 
 impl Write for BlobWriter {
@@ -269,18 +257,8 @@ impl BlobWriter {
     /// Make the blob durable under its digest. Two writers of the same content may commit at
     /// once: both renames put identical bytes in place, so both succeed with one blob.
     pub fn commit(self, expected: Option<&Digest>) -> Result<BlobInfo, ContentError> {
-        let BlobWriter {
-            store,
-            tmp,
-            out,
-            _lock,
-        } = self;
+        let BlobWriter { store, tmp, out } = self;
         let (buf, digest, size) = out.finish();
-        let file = buf.into_inner().map_err(|e| ContentError::Io {
-            op: "flush",
-            path: tmp.path().to_path_buf(),
-            source: e.into_error(),
-        })?;
         if let Some(exp) = expected {
             if exp != &digest {
                 return Err(ContentError::DigestMismatch {
@@ -290,21 +268,7 @@ impl BlobWriter {
                 });
             }
         }
-        let dest = store.path(&digest);
-        if dest.is_file() {
-            debug!(%digest, "blob already present");
-            return Ok(BlobInfo { digest, size });
-        }
-        file.sync_all().map_err(io_err("fsync", tmp.path()))?;
-        let tmp_path = tmp.path().to_path_buf();
-        tmp.persist(&dest).map_err(|e| ContentError::Io {
-            op: "rename into place",
-            path: tmp_path,
-            source: e.error,
-        })?;
-        fsutil::fsync_dir(&store.blobs).map_err(io_err("fsync", &store.blobs))?;
-        debug!(%digest, size, "blob committed");
-        Ok(BlobInfo { digest, size })
+        tmp.commit(buf, &store, &digest, size)
     }
 }
 
@@ -378,7 +342,7 @@ mod tests {
             .unwrap()
             .unwrap()
             .path();
-        assert!(fsutil::is_locked(&tmp).unwrap());
+        assert!(crate::fsutil::is_locked(&tmp).unwrap());
         let info = w.commit(None).unwrap();
         assert!(!tmp.exists());
         assert_eq!(info.digest, Digest::of_bytes(b"partial"));

@@ -5,6 +5,7 @@ pub mod content;
 pub mod db;
 pub mod digest;
 mod fsutil;
+mod ingest;
 
 pub use content::{BlobInfo, ContentError, ContentStore};
 pub use db::{Db, DbError};

@@ -10,39 +10,19 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
-use tempfile::NamedTempFile;
-use tracing::debug;
-
 use crate::content::{BlobInfo, ContentError, ContentStore};
 use crate::digest::Digest;
-use crate::fsutil::{self, HeldLock};
-
-fn io_err(op: &'static str, path: &std::path::Path) -> impl FnOnce(io::Error) -> ContentError {
-    let path = path.to_path_buf();
-    move |source| ContentError::Io { op, path, source }
-}
+use crate::ingest::IngestFile;
 
 impl ContentStore {
     /// Start writing a blob the caller verifies as it streams (see the module docs).
     pub fn prehashed_writer(&self) -> Result<PrehashedWriter, ContentError> {
-        let dir = self.ingest_dir();
-        let tmp = tempfile::Builder::new()
-            .prefix("ingest-")
-            .tempfile_in(dir)
-            .map_err(io_err("create temp file in", dir))?;
-        // The lock tells `system check --repair` this temp file belongs to a live writer.
-        let dup = tmp
-            .as_file()
-            .try_clone()
-            .map_err(io_err("dup", tmp.path()))?;
-        let lock = fsutil::lock_file(dup, true, true).map_err(io_err("lock", tmp.path()))?;
-        let file = tmp.reopen().map_err(io_err("reopen", tmp.path()))?;
+        let (tmp, out) = IngestFile::open(self.ingest_dir())?;
         Ok(PrehashedWriter {
             store: self.clone(),
             tmp,
-            out: BufWriter::with_capacity(1 << 20, file),
+            out,
             written: 0,
-            _lock: lock,
         })
     }
 }
@@ -50,10 +30,9 @@ impl ContentStore {
 /// A blob being written without hashing; see [`ContentStore::prehashed_writer`].
 pub struct PrehashedWriter {
     store: ContentStore,
-    tmp: NamedTempFile,
+    tmp: IngestFile,
     out: BufWriter<File>,
     written: u64,
-    _lock: Option<HeldLock>,
 }
 
 impl Write for PrehashedWriter {
@@ -81,13 +60,7 @@ impl PrehashedWriter {
             tmp,
             out,
             written,
-            _lock,
         } = self;
-        let file = out.into_inner().map_err(|e| ContentError::Io {
-            op: "flush",
-            path: tmp.path().to_path_buf(),
-            source: e.into_error(),
-        })?;
         if written != size {
             return Err(ContentError::SizeMismatch {
                 digest: digest.clone(),
@@ -95,29 +68,7 @@ impl PrehashedWriter {
                 actual: written,
             });
         }
-        let dest = store.path(digest);
-        if dest.is_file() {
-            debug!(%digest, "blob already present");
-            return Ok(BlobInfo {
-                digest: digest.clone(),
-                size,
-            });
-        }
-        file.sync_all().map_err(io_err("fsync", tmp.path()))?;
-        let tmp_path = tmp.path().to_path_buf();
-        tmp.persist(&dest).map_err(|e| ContentError::Io {
-            op: "rename into place",
-            path: tmp_path,
-            source: e.error,
-        })?;
-        if let Some(dir) = dest.parent() {
-            fsutil::fsync_dir(dir).map_err(io_err("fsync", dir))?;
-        }
-        debug!(%digest, size, "pre-hashed blob committed");
-        Ok(BlobInfo {
-            digest: digest.clone(),
-            size,
-        })
+        tmp.commit(out, &store, digest, size)
     }
 }
 

@@ -29,6 +29,8 @@ pub enum GcError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Memos(#[from] kiln_solver::local::MemoPruneError),
 }
 
 fn merge(into: &mut GcReport, r: GcReport) {
@@ -74,6 +76,11 @@ pub fn apply(store: &Store, policy: &GcPolicy) -> Result<PruneReport, GcError> {
     }
     if !report.images.is_empty() && report.cache_records.is_empty() {
         merge(&mut report.gc, store.collect_garbage()?);
+    }
+    if !report.gc.blobs_removed.is_empty() {
+        // Download and converted-layer memos naming the blobs just collected are dead.
+        let memos = kiln_solver::local::prune_memos(store, false)?;
+        report.gc.reclaimed += memos.bytes;
     }
     if let Some(keep) = policy.cache_mounts_keep_storage {
         let dir = store.root().join("cache-mounts");

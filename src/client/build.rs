@@ -338,7 +338,8 @@ fn report_result(
         for n in &r.tags {
             eprintln!("naming to {n} done");
         }
-        if let Some(dir) = logs_dir {
+        // A fully cached build wrote no step log: there is nothing to point at.
+        if let Some(dir) = logs_dir.filter(|_| r.steps_ran > 0) {
             eprintln!("full step logs: {dir}");
         }
     }

@@ -345,6 +345,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
         history: finished.history(&compiled.history),
         platform: compiled.platform.clone(),
         created: epoch.unwrap_or_else(now_secs),
+        source_date_epoch: epoch,
         base_history: resolver.base_history(&compiled.history),
     };
     let tag_names: Vec<Reference> = if outputs.iter().all(OutputSpec::is_image) {
@@ -460,7 +461,10 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
         for n in &tag_names {
             eprintln!("naming to {n} done");
         }
-        eprintln!("full step logs: {}", logs_dir.display());
+        // A fully cached build wrote no step log: there is nothing to point at.
+        if !solution.ran.is_empty() {
+            eprintln!("full step logs: {}", logs_dir.display());
+        }
     }
     Ok(0)
 }
@@ -521,6 +525,7 @@ fn report_failure(
             history: Vec::new(),
             platform: compiled.platform.clone(),
             created: now_secs(),
+            source_date_epoch: None,
             base_history: Vec::new(),
         };
         match write_image(store, &chain, &meta, &[]) {

@@ -63,10 +63,19 @@ pub fn print_report(r: &PruneReport) {
 
 pub fn run(global: &GlobalArgs, args: PruneArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
-    let report = store.prune_build_cache(&args.options()?)?;
+    let opts = args.options()?;
+    let report = store.prune_build_cache(&opts)?;
     print_report(&report);
     prune_cache_mounts(&store)?;
+    prune_memos(&store, opts.all)?;
     Ok(0)
+}
+
+/// The build's download and converted-layer memos whose blobs the prune took (all of
+/// them with `--all`); they are build cache too, only small.
+pub fn prune_memos(store: &kiln_cache::Store, all: bool) -> anyhow::Result<()> {
+    kiln_solver::local::prune_memos(store, all)?;
+    Ok(())
 }
 
 /// RUN --mount=type=cache directories are build cache too (as in BuildKit's prune); those

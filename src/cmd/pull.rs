@@ -3,17 +3,14 @@
 //! each layer as soon as it has arrived, while the others are still downloading.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use kiln_cache::content::BlobWriter;
 use kiln_cache::image::spec::{host_platform, media};
 use kiln_cache::{ImageRecord, Reference, Store};
 use kiln_registry::{Descriptor, Digest, Platform, PlatformExt, ReferenceExt, RegistryClient};
+use kiln_solver::remote::blob_sink::BlobSink;
 
 use super::registry_opts::{runtime, ProgressView, RegistryArgs};
 use super::store_open::open_store;
@@ -138,15 +135,16 @@ async fn fetch(
                 let writer = if content.exists(&d.digest) {
                     Ok(None)
                 } else {
-                    content
-                        .writer()
-                        .map(|w| Some(AsyncBlobWriter(w)))
+                    BlobSink::new(content, None)
+                        .map(Some)
                         .map_err(std::io::Error::other)
                 };
                 std::future::ready(writer)
             },
-            |d: &Descriptor, w: AsyncBlobWriter| {
-                let committed = w.0.commit(Some(&d.digest)).map(|_| ());
+            // Called only for blobs the client verified (digest and size) as they streamed,
+            // so the store writes them without hashing a second time.
+            |d: &Descriptor, w: BlobSink<'static>| {
+                let committed = w.commit_verified(&d.digest, d.size).map(|_| ());
                 if let (Ok(()), Some(store), Some(&i)) =
                     (&committed, &unpack, position.get(&d.digest))
                 {
@@ -203,24 +201,4 @@ fn start_unpack(
             .with_context(|| format!("unpacking layer {}", desc.digest))?;
         Ok(())
     })
-}
-
-/// The store's blob writer is synchronous; its writes go to a 1 MiB buffer and a local
-/// file, short enough to do inline on the runtime's worker.
-struct AsyncBlobWriter(BlobWriter);
-
-impl tokio::io::AsyncWrite for AsyncBlobWriter {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Poll::Ready(self.get_mut().0.write(buf))
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(self.get_mut().0.flush())
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(self.get_mut().0.flush())
-    }
 }

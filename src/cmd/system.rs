@@ -86,9 +86,11 @@ pub fn run(global: &GlobalArgs, args: SystemArgs) -> anyhow::Result<i32> {
             Ok(0)
         }
         SystemCommand::Prune(a) => {
-            let report = store.prune_system(&a.options()?)?;
+            let opts = a.options()?;
+            let report = store.prune_system(&opts)?;
             print_report(&report);
             super::prune::prune_cache_mounts(&store)?;
+            super::prune::prune_memos(&store, opts.all)?;
             Ok(0)
         }
         SystemCommand::Info(a) => super::daemon::info::print(

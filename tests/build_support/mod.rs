@@ -9,7 +9,7 @@ pub mod kiln_support;
 
 #[allow(unused_imports)] // each suite uses its own part
 pub use kiln_support::{testdata, Kiln};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 impl Kiln {
@@ -98,4 +98,53 @@ pub fn assert_history_matches_layers(img: &serde_json::Value) {
         layers, non_empty,
         "layers vs history entries with layers: {img}"
     );
+}
+
+/// Write `data` to `dir/rel`, creating the directories above it.
+pub fn write(dir: &Path, rel: &str, data: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, data).unwrap();
+}
+
+/// The layer digests of an `inspect` result, bottom first.
+pub fn layers(img: &serde_json::Value) -> Vec<String> {
+    img["RootFS"]["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect()
+}
+
+impl Kiln {
+    /// `COPY --link` survives a change of its base: builds image `linked` from `ctx`
+    /// (whose Dockerfile starts `FROM linkbase` and holds a step named `step`) on a base
+    /// with `/marker` = 1, rebuilds the base with 2 and the image again, and asserts the
+    /// base layer changed while the top (link) layer is the same blob and `step` was cached.
+    pub fn assert_link_layer_reused_on_new_base(&self, ctx: &Path, step: &str) {
+        write(
+            ctx,
+            "base.Dockerfile",
+            "FROM busybox\nARG V\nRUN echo $V > /marker\n",
+        );
+        let c = ctx.to_str().unwrap();
+        let base_file = ctx.join("base.Dockerfile");
+        let base_file = base_file.to_str().unwrap();
+        self.build(&["-t", "linkbase", "--build-arg", "V=1", "-f", base_file, c]);
+        self.build(&["-t", "linked", c]);
+        let first = layers(&self.inspect("linked"));
+
+        self.build(&["-t", "linkbase", "--build-arg", "V=2", "-f", base_file, c]);
+        let events = self.build(&["-t", "linked", c]);
+        let second = layers(&self.inspect("linked"));
+        assert_eq!(first.len(), second.len());
+        assert_ne!(first[first.len() - 2], second[second.len() - 2], "new base");
+        assert_eq!(first.last(), second.last(), "the --link layer is re-used");
+        // The copy itself comes from the cache; only its merge onto the new base runs.
+        let step_cached = events
+            .iter()
+            .any(|e| e["type"] == "cached" && e["name"].as_str().is_some_and(|n| n.contains(step)));
+        assert!(step_cached, "{step} re-ran: {events:#?}");
+    }
 }

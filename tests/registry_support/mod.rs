@@ -97,6 +97,28 @@ impl Registry {
     pub fn name(&self, name: &str) -> String {
         format!("{}/{name}", self.host())
     }
+
+    /// The largest blob the registry stores (an image's layer) as (`sha256:…` digest, path
+    /// of its bytes in the filesystem driver's layout), for tests that corrupt a download.
+    pub fn largest_blob(&self) -> (String, std::path::PathBuf) {
+        let blobs = self
+            ._dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256");
+        let mut all = Vec::new();
+        for prefix in std::fs::read_dir(&blobs).expect("registry blob dir") {
+            for blob in std::fs::read_dir(prefix.unwrap().path()).unwrap() {
+                let blob = blob.unwrap();
+                let data = blob.path().join("data");
+                let size = std::fs::metadata(&data).map_or(0, |m| m.len());
+                let hex = blob.file_name().to_string_lossy().into_owned();
+                all.push((size, format!("sha256:{hex}"), data));
+            }
+        }
+        let best = all.into_iter().max_by_key(|(size, ..)| *size);
+        let (_, digest, path) = best.expect("the registry stores no blob");
+        (digest, path)
+    }
 }
 
 impl Drop for Registry {

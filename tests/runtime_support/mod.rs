@@ -182,3 +182,42 @@ impl Drop for Rt {
         }
     }
 }
+
+/// (action, actor id, name attribute) of the image events of `kiln events` from `since`
+/// until now, with `extra` arguments (e.g. a filter); a missing attribute reads as "".
+pub fn image_events(rt: &Rt, since: &str, extra: &[&str]) -> Vec<(String, String, String)> {
+    let until = unix_now();
+    let mut args = vec![
+        "events",
+        "--since",
+        since,
+        "--until",
+        &until,
+        "--filter",
+        "type=image",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    rt.ok(&args)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v["Type"], "image", "{l}");
+            let s = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_string();
+            (
+                s(&v["Action"]),
+                s(&v["Actor"]["ID"]),
+                s(&v["Actor"]["Attributes"]["name"]),
+            )
+        })
+        .collect()
+}
+
+/// Now as unix seconds with a fraction, a form `--since`/`--until` accept.
+pub fn unix_now() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use kiln_cache::image::spec::{chain_ids, media};
+use kiln_cache::image::time::parse_rfc3339;
 use kiln_cache::ImageRecord;
 use kiln_cache::{Digest, Store, StoreError};
 
@@ -26,7 +27,7 @@ pub enum ChainError {
 }
 
 /// One layer of a chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Layer {
     /// Digest of the uncompressed tar (the config's `rootfs.diff_ids` entry).
     pub diff_id: Digest,
@@ -34,7 +35,25 @@ pub struct Layer {
     pub blob: Digest,
     pub size: u64,
     pub media_type: String,
+    /// Unix seconds when the step that made this layer ran (BuildKit's `createdAt`): the
+    /// `created` of its history entry, so a cached rebuild writes the same image. `None`
+    /// until the worker dates it, and in documents written before kiln kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
 }
+
+/// Layers are the same layer when their contents are: when one was made is metadata (two
+/// cache records may date a shared layer differently).
+impl PartialEq for Layer {
+    fn eq(&self, other: &Self) -> bool {
+        self.diff_id == other.diff_id
+            && self.blob == other.blob
+            && self.size == other.size
+            && self.media_type == other.media_type
+    }
+}
+
+impl Eq for Layer {}
 
 /// The filesystem of a build state as a stack of layers, bottom first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +75,16 @@ impl Chain {
     /// The chain id of the top layer (OCI image spec), `None` for an empty chain.
     pub fn top_chain_id(&self) -> Option<Digest> {
         chain_ids(&self.diff_ids()).pop()
+    }
+
+    /// This chain with the layers of unknown creation time dated `created`: a step's new
+    /// layers when it ran, or a cache record's layers from before kiln kept layer times
+    /// (the record's own time, so those rebuilds stay stable too).
+    pub fn dated(mut self, created: i64) -> Chain {
+        for l in &mut self.layers {
+            l.created.get_or_insert(created);
+        }
+        self
     }
 
     /// This chain with `layer` on top.
@@ -114,7 +143,8 @@ impl Chain {
         Ok(Some(Chain { layers: doc.layers }))
     }
 
-    /// The chain of a stored image: its layers with the blobs that hold them.
+    /// The chain of a stored image: its layers with the blobs that hold them, dated by the
+    /// image's history (the entries with a layer, in order), else by the image's `created`.
     pub fn of_image(store: &Store, image: &ImageRecord) -> Result<Chain, ChainError> {
         let config = store.read_config(&image.config_digest)?;
         let manifest = store.read_manifest(&image.manifest_digest)?;
@@ -122,6 +152,12 @@ impl Chain {
             .layers
             .iter()
             .filter(|l| l.media_type != media::DOCKER_FOREIGN_LAYER);
+        let image_created = config.created.as_deref().and_then(parse_rfc3339);
+        let mut history_times = config
+            .history
+            .iter()
+            .filter(|h| !h.empty_layer)
+            .map(|h| h.created.as_deref().and_then(parse_rfc3339));
         let layers = config
             .rootfs
             .diff_ids
@@ -132,6 +168,7 @@ impl Chain {
                 blob: l.digest.clone(),
                 size: l.size,
                 media_type: l.media_type.clone(),
+                created: history_times.next().flatten().or(image_created),
             })
             .collect();
         Ok(Chain { layers })
@@ -140,3 +177,43 @@ impl Chain {
 
 /// A chain shared between steps without copying.
 pub type SharedChain = Arc<Chain>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(n: u8, created: Option<i64>) -> Layer {
+        Layer {
+            diff_id: Digest::of_bytes(&[b'd', n]),
+            blob: Digest::of_bytes(&[b'b', n]),
+            size: 1,
+            media_type: LAYER_MEDIA_TYPE.into(),
+            created,
+        }
+    }
+
+    #[test]
+    fn dating_fills_only_unknown_times() {
+        let chain = Chain {
+            layers: vec![layer(1, Some(5)), layer(2, None)],
+        }
+        .dated(9);
+        let times: Vec<_> = chain.layers.iter().map(|l| l.created).collect();
+        assert_eq!(times, vec![Some(5), Some(9)]);
+    }
+
+    #[test]
+    fn layers_compare_by_content_not_time() {
+        assert_eq!(layer(1, Some(5)), layer(1, None));
+        assert_ne!(layer(1, Some(5)), layer(2, Some(5)));
+    }
+
+    #[test]
+    fn documents_without_times_still_read() {
+        let old = r#"{"format":"kiln.build-state.v1","layers":[{"diff_id":"sha256:0000000000000000000000000000000000000000000000000000000000000000","blob":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":3,"media_type":"m"}]}"#;
+        let doc: StateDoc = serde_json::from_str(old).unwrap();
+        assert_eq!(doc.layers[0].created, None);
+        let dated = serde_json::to_string(&Chain { layers: doc.layers }.dated(7).layers).unwrap();
+        assert!(dated.contains(r#""created":7"#), "{dated}");
+    }
+}

@@ -142,7 +142,11 @@ fn convert_layer(
         if let Some(l) = lease {
             store.lease_blob(l, &done.blob)?;
         }
-        return Ok(done);
+        // The memo is shared by every chain with this source blob: the time is this one's.
+        return Ok(Layer {
+            created: layer.created,
+            ..done
+        });
     }
     let blob = layer.blob.clone();
     let io_err = |op: &'static str| {
@@ -189,6 +193,8 @@ fn convert_layer(
         blob: digest,
         size,
         media_type,
+        // A converted layer is the same step's result: it keeps the step's time.
+        created: layer.created,
     };
     if let Err(e) = remember(&memo, &out) {
         // Only an optimisation: the next export converts again.

@@ -13,33 +13,9 @@ use kiln_cache::layer::tarwrite::write_tar;
 use kiln_cache::layer::{ApplyMode, ApplyOptions, EntryKind as LayerKind, TarOptions};
 use kiln_frontend::graph::Copy;
 
-use super::copy::{copy, copy_into, CopyError, CopySource, Ids};
+use super::copy::{copy, copy_into, CopyError, Ids};
+use super::copy_fixtures::{cp, source, write};
 use super::copy_layer::LayerDest;
-use crate::context::Matcher;
-
-fn cp(src: &str, dest: &str) -> Copy {
-    Copy {
-        input: 1,
-        src: src.into(),
-        dest: dest.into(),
-        owner: None,
-        mode: None,
-        follow_symlinks: true,
-        dir_contents_only: true,
-        allow_wildcard: true,
-        allow_empty_wildcard: true,
-        create_dest_path: true,
-        unpack_archives: false,
-        parents: false,
-        exclude: Vec::new(),
-    }
-}
-
-fn write(root: &Path, rel: &str, data: &str) {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, data).unwrap();
-}
 
 fn cp_a(from: &Path, to: &Path) {
     let st = Command::new("cp")
@@ -106,12 +82,7 @@ fn planned_layer_equals_directory_copy() {
     fs::set_permissions(base.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
     symlink("/usr/lib", base.join("lib")).unwrap();
 
-    let source = CopySource {
-        root: &src,
-        excludes: Matcher::default(),
-        exclude: Matcher::default(),
-        from_context: true,
-    };
+    let source = source(&src, "");
     let mut chmod = cp("/f", "/over");
     chmod.mode = Some(0o600);
     let actions: Vec<(Copy, Option<Ids>)> = vec![
@@ -175,12 +146,7 @@ fn replacing_a_directory_needs_a_real_tree() {
     let (src, base) = (t.path().join("src"), t.path().join("base"));
     write(&src, "d", "now a file");
     write(&base, "d/inside", "old");
-    let source = CopySource {
-        root: &src,
-        excludes: Matcher::default(),
-        exclude: Matcher::default(),
-        from_context: true,
-    };
+    let source = source(&src, "");
     let mut plan = LayerDest::new(&base);
     let err = copy_into(&cp("/", "/"), &source, &mut plan, None).unwrap_err();
     assert!(matches!(err, CopyError::NeedsTree(_)), "{err}");

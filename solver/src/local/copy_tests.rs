@@ -4,46 +4,12 @@ use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use kiln_frontend::graph::{Copy, FileAction, Owner};
+use kiln_frontend::graph::{FileAction, Owner};
 
 use super::copy::{copy, CopyError, CopySource};
+use super::copy_fixtures::{cp, source, tree};
 use super::fileop::{apply, resolve_owner};
 use crate::context::Matcher;
-
-fn tree(root: &Path, files: &[(&str, &str)]) {
-    for (p, data) in files {
-        let full = root.join(p);
-        fs::create_dir_all(full.parent().unwrap()).unwrap();
-        fs::write(full, data).unwrap();
-    }
-}
-
-fn cp(src: &str, dest: &str) -> Copy {
-    Copy {
-        input: 1,
-        src: src.into(),
-        dest: dest.into(),
-        owner: None,
-        mode: None,
-        follow_symlinks: true,
-        dir_contents_only: true,
-        allow_wildcard: true,
-        allow_empty_wildcard: true,
-        create_dest_path: true,
-        unpack_archives: false,
-        parents: false,
-        exclude: Vec::new(),
-    }
-}
-
-fn source<'a>(root: &'a Path, ignore: &str) -> CopySource<'a> {
-    CopySource {
-        root,
-        excludes: Matcher::from_dockerignore(ignore, ".dockerignore").unwrap(),
-        exclude: Matcher::default(),
-        from_context: true,
-    }
-}
 
 fn read(p: &Path) -> String {
     fs::read_to_string(p).unwrap()

@@ -35,5 +35,6 @@ where
         blob: blob.digest,
         size: blob.size,
         media_type: LAYER_MEDIA_TYPE.into(),
+        created: None,
     })
 }

@@ -11,9 +11,9 @@ use kiln_frontend::graph::{Exec, NetworkMode, SecurityMode};
 use tokio::sync::mpsc;
 
 use super::mount::MountError;
-use super::step_dir::{step_dir, StepDir};
 use super::run_mounts::{prepare, RunMountError};
 use super::secrets::BuildSecrets;
+use super::step_dir::{step_dir, StepDir};
 use super::Output;
 use crate::progress::Stream;
 use crate::worker::{StepContext, WorkerError};

@@ -14,7 +14,7 @@ use std::process::Command;
 
 use kiln_cache::layer::diff::tree_entries;
 use kiln_cache::layer::EntryKind;
-use kiln_frontend::graph::Vertex;
+use kiln_frontend::graph::{Source, Vertex};
 use serde::Serialize;
 
 use super::chain::Chain;
@@ -67,6 +67,30 @@ pub struct GitSpec<'a> {
     pub keep_git_dir: bool,
     /// `ADD --checksum`: the resolved commit id must start with this.
     pub checksum: Option<&'a str>,
+}
+
+impl<'a> GitSpec<'a> {
+    /// The spec of a `Git` source; `None` for any other kind of source. Cache key and run
+    /// both build it here, so they can never read the op differently.
+    pub(super) fn of(source: &'a Source) -> Option<Self> {
+        let Source::Git {
+            remote,
+            reference,
+            subdir,
+            keep_git_dir,
+            checksum,
+        } = source
+        else {
+            return None;
+        };
+        Some(GitSpec {
+            remote,
+            reference: reference.as_deref(),
+            subdir: subdir.as_deref(),
+            keep_git_dir: *keep_git_dir,
+            checksum: checksum.as_deref(),
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -309,5 +333,24 @@ mod tests {
         ));
         assert!(is_commit_id("0123456789abcdef0123456789abcdef01234567"));
         assert!(!is_commit_id("main"));
+    }
+
+    #[test]
+    fn spec_reads_every_field_of_a_git_source() {
+        let source = Source::Git {
+            remote: "git://h/r.git".into(),
+            reference: Some("v1".into()),
+            subdir: Some("docs".into()),
+            keep_git_dir: true,
+            checksum: Some("0123abc".into()),
+        };
+        let spec = GitSpec::of(&source).unwrap();
+        assert_eq!(
+            (spec.remote, spec.reference, spec.subdir),
+            ("git://h/r.git", Some("v1"), Some("docs"))
+        );
+        assert!(spec.keep_git_dir);
+        assert_eq!(spec.checksum, Some("0123abc"));
+        assert!(GitSpec::of(&Source::Scratch).is_none());
     }
 }

@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use kiln_cache::layer::{Entry, EntryKind};
-use kiln_frontend::graph::{Owner, Vertex};
+use kiln_frontend::graph::{Owner, Source, Vertex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -23,6 +23,7 @@ use super::chain::{Chain, Layer};
 use super::fetched::{single_layer, RemoteError};
 use super::http_fetch::{fetch, Download, Fetch};
 use super::http_name::file_name;
+use super::memo_prune::HTTP_MEMOS;
 use super::{blocking, LocalWorker};
 use crate::progress::Stream;
 use crate::worker::StepContext;
@@ -68,7 +69,29 @@ pub struct HttpSpec<'a> {
     pub chown: Option<&'a Owner>,
 }
 
-impl HttpSpec<'_> {
+impl<'a> HttpSpec<'a> {
+    /// The spec of an `Http` source; `None` for any other kind of source. Cache key and
+    /// run both build it here, so they can never read the op differently.
+    pub(super) fn of(source: &'a Source) -> Option<Self> {
+        let Source::Http {
+            url,
+            checksum,
+            filename,
+            chmod,
+            chown,
+        } = source
+        else {
+            return None;
+        };
+        Some(HttpSpec {
+            url,
+            checksum: checksum.as_deref(),
+            filename: filename.as_deref(),
+            chmod: *chmod,
+            chown: chown.as_ref(),
+        })
+    }
+
     pub(super) fn perm(&self) -> u32 {
         self.chmod.unwrap_or(0o600)
     }
@@ -259,7 +282,7 @@ fn memo_path(w: &LocalWorker, spec: &HttpSpec<'_>) -> PathBuf {
         spec.filename.unwrap_or(""),
         spec.perm()
     );
-    w.store.root().join("build-state/http").join(format!(
+    w.store.root().join(HTTP_MEMOS).join(format!(
         "{}.json",
         hex::encode(Sha256::digest(id.as_bytes()))
     ))
@@ -332,5 +355,31 @@ mod tests {
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(ok.perm(), 0o600);
+    }
+
+    #[test]
+    fn spec_reads_every_field_of_an_http_source() {
+        let source = Source::Http {
+            url: "http://h/f".into(),
+            checksum: Some("sha256:abc".into()),
+            filename: Some("out.bin".into()),
+            chmod: Some(0o755),
+            chown: Some(Owner {
+                user: "1".into(),
+                group: Some("2".into()),
+            }),
+        };
+        let spec = HttpSpec::of(&source).unwrap();
+        assert_eq!(
+            (spec.url, spec.checksum, spec.filename, spec.chmod),
+            (
+                "http://h/f",
+                Some("sha256:abc"),
+                Some("out.bin"),
+                Some(0o755)
+            )
+        );
+        assert_eq!(spec.ids().unwrap(), (1, 2));
+        assert!(HttpSpec::of(&Source::Scratch).is_none());
     }
 }

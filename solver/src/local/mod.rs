@@ -12,6 +12,8 @@ mod clamp;
 pub mod convert;
 mod copy;
 mod copy_dir;
+#[cfg(test)]
+mod copy_fixtures;
 mod copy_layer;
 #[cfg(test)]
 mod copy_layer_tests;
@@ -26,6 +28,7 @@ mod git;
 mod http;
 mod http_fetch;
 mod http_name;
+mod memo_prune;
 mod mount;
 mod run_mounts;
 pub mod secrets;
@@ -52,6 +55,7 @@ use crate::worker::{StepContext, Worker, WorkerError};
 pub use cache_mount::{prune as prune_cache_mounts, PrunedCacheMount};
 pub use chain::{Chain, Layer};
 pub use exec::{FailureShell, RunExtras};
+pub use memo_prune::{prune_memos, MemoPruneError, PrunedMemos};
 
 /// A local source (the build context): files are read from the directory as they are,
 /// through the step's `.dockerignore` patterns.
@@ -179,6 +183,8 @@ impl LocalWorker {
         else {
             return Ok(None);
         };
+        // Layers the cache did not date (`createdAt`) are dated by their import.
+        let chain = chain.dated(kiln_cache::db::now());
         blocking(|| {
             let doc = chain.save(&self.store).map_err(err)?;
             self.hold(&chain, Some(&doc))?;
@@ -321,37 +327,14 @@ impl Worker for LocalWorker {
                 // Walking and hashing is blocking work.
                 blocking(|| self.context_checksum(&name, &include, &exclude)).map(Some)
             }
-            Op::Source(Source::Http {
-                url,
-                checksum,
-                filename,
-                chmod,
-                chown,
-            }) => {
-                let spec = http::HttpSpec {
-                    url,
-                    checksum: checksum.as_deref(),
-                    filename: filename.as_deref(),
-                    chmod: *chmod,
-                    chown: chown.as_ref(),
-                };
-                http::key(self, vertex, &spec).await.map(Some).map_err(err)
-            }
-            Op::Source(Source::Git {
-                remote,
-                reference,
-                subdir,
-                keep_git_dir,
-                checksum,
-            }) => {
-                let spec = git::GitSpec {
-                    remote,
-                    reference: reference.as_deref(),
-                    subdir: subdir.as_deref(),
-                    keep_git_dir: *keep_git_dir,
-                    checksum: checksum.as_deref(),
-                };
-                git::key(&spec).await.map(Some).map_err(err)
+            Op::Source(source) => {
+                if let Some(spec) = http::HttpSpec::of(source) {
+                    http::key(self, vertex, &spec).await.map(Some).map_err(err)
+                } else if let Some(spec) = git::GitSpec::of(source) {
+                    git::key(&spec).await.map(Some).map_err(err)
+                } else {
+                    Ok(None)
+                }
             }
             _ => Ok(None),
         }
@@ -383,6 +366,8 @@ impl Worker for LocalWorker {
                 let Some(chain) = Chain::load(&self.store, &doc).map_err(err)? else {
                     return Ok(None);
                 };
+                // Documents from before layer times were kept: the record's time.
+                let chain = chain.dated(rec.created);
                 self.hold(&chain, Some(&doc))?;
                 Ok(Some(Output::Chain(Arc::new(chain))))
             })?,
@@ -424,45 +409,21 @@ impl Worker for LocalWorker {
                 }
                 Chain { layers }
             }
-            Op::Source(Source::Git {
-                remote,
-                reference,
-                subdir,
-                keep_git_dir,
-                checksum,
-            }) => {
-                let spec = git::GitSpec {
-                    remote,
-                    reference: reference.as_deref(),
-                    subdir: subdir.as_deref(),
-                    keep_git_dir: *keep_git_dir,
-                    checksum: checksum.as_deref(),
-                };
-                git::run(self, vertex, &spec, ctx).await.map_err(err)?
-            }
-            Op::Source(Source::Http {
-                url,
-                checksum,
-                filename,
-                chmod,
-                chown,
-            }) => {
-                let spec = http::HttpSpec {
-                    url,
-                    checksum: checksum.as_deref(),
-                    filename: filename.as_deref(),
-                    chmod: *chmod,
-                    chown: chown.as_ref(),
-                };
-                http::run(self, vertex, &spec, ctx).await.map_err(err)?
-            }
-            Op::Source(_) => {
-                return self
-                    .load(vertex, key)
-                    .await?
-                    .ok_or_else(|| WorkerError::new("source could not be loaded"))
+            Op::Source(source) => {
+                if let Some(spec) = git::GitSpec::of(source) {
+                    git::run(self, vertex, &spec, ctx).await.map_err(err)?
+                } else if let Some(spec) = http::HttpSpec::of(source) {
+                    http::run(self, vertex, &spec, ctx).await.map_err(err)?
+                } else {
+                    return self
+                        .load(vertex, key)
+                        .await?
+                        .ok_or_else(|| WorkerError::new("source could not be loaded"));
+                }
             }
         };
+        // The step's new layers are dated now: what their history entries say from now on.
+        let chain = chain.dated(kiln_cache::db::now());
         let description = vertex.origin.description.clone();
         let store = self.store.clone();
         blocking(|| {

@@ -67,7 +67,14 @@ pub fn squash_chain(
     let before = View::new(store.root(), &base.lowerdirs(store)?)?;
     let after = View::new(store.root(), &chain.lowerdirs(store)?)?;
     let entries = diff_trees(before.root(), after.root())?;
-    let layer = write_entries_layer::<SquashError>(store, lease, &entries)?;
+    let mut layer = write_entries_layer::<SquashError>(store, lease, &entries)?;
+    // The squashed layer is as new as the newest step in it: a cached rebuild keeps it.
+    layer.created = chain
+        .layers
+        .iter()
+        .skip(base_len)
+        .filter_map(|l| l.created)
+        .max();
     tracing::debug!(
         layers = chain.layers.len() - base_len,
         entries = entries.len(),

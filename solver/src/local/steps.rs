@@ -96,6 +96,8 @@ fn store_layer(
         blob: blob.digest,
         size: blob.size,
         media_type: LAYER_MEDIA_TYPE.into(),
+        // Dated by the worker when the step's result is recorded.
+        created: None,
     });
     if let (true, Some(dir)) = (unpacked, unpack_into) {
         if let Err(e) = store.adopt_snapshot(&chain.diff_ids(), dir) {

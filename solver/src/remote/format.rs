@@ -4,15 +4,19 @@
 //! kiln writes its own cache keys as record digests; the layer chains are plain OCI blobs,
 //! so other tools read the document and fetch the blobs, even though only kiln's keys hit.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use kiln_cache::image::spec::Descriptor;
+use kiln_cache::image::time::format_rfc3339;
 use kiln_cache::Digest;
 
 use crate::cachekey::CacheKey;
 use crate::local::{Chain, Layer};
+
+mod decode;
+pub use decode::decode;
 
 /// Media type of the cache config blob.
 pub const CACHE_CONFIG_MEDIA_TYPE: &str = "application/vnd.buildkit.cacheconfig.v0";
@@ -70,6 +74,10 @@ pub struct LayerAnnotations {
     pub diff_id: Option<Digest>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub size: u64,
+    /// When the step that made the layer ran (RFC 3339), so an importer's image history
+    /// keeps the exporter's times.
+    #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -100,6 +108,9 @@ pub struct ChainedResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CacheResult {
     pub layer: usize,
+    /// When the result was made (RFC 3339): dates its top layer where that has no time.
+    #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,6 +151,7 @@ pub fn encode(entries: &[CacheEntry]) -> (CacheConfig, Vec<Layer>) {
                             media_type: l.media_type.clone(),
                             diff_id: Some(l.diff_id.clone()),
                             size: l.size,
+                            created_at: l.created.map(format_rfc3339),
                         }),
                     });
                     config.layers.len() - 1
@@ -154,7 +166,11 @@ pub fn encode(entries: &[CacheEntry]) -> (CacheConfig, Vec<Layer>) {
         }
         record_index.insert(&e.key, config.records.len());
         let (results, chains) = match usize::try_from(parent) {
-            Ok(layer) => (vec![CacheResult { layer }], Vec::new()),
+            Ok(layer) => {
+                let created_at = e.chain.layers.last().and_then(|l| l.created);
+                let created_at = created_at.map(format_rfc3339);
+                (vec![CacheResult { layer, created_at }], Vec::new())
+            }
             Err(_) => (Vec::new(), vec![ChainedResult::default()]),
         };
         config.records.push(CacheRecord {
@@ -206,212 +222,5 @@ pub fn layer_descriptors(blobs: &[Layer]) -> Vec<Descriptor> {
         .collect()
 }
 
-/// Every record of `config` as a chain, by cache key. `descriptors` are the blobs the
-/// carrying manifest lists (sizes, media types and diff ids where the config lacks them).
-pub fn decode(
-    config: &CacheConfig,
-    descriptors: &[Descriptor],
-) -> Result<HashMap<CacheKey, Chain>, FormatError> {
-    let by_digest: BTreeMap<&Digest, &Descriptor> =
-        descriptors.iter().map(|d| (&d.digest, d)).collect();
-    let mut layers: Vec<(Layer, i64)> = Vec::with_capacity(config.layers.len());
-    for (index, l) in config.layers.iter().enumerate() {
-        if l.parent >= index as i64 || l.parent < -1 {
-            return Err(FormatError::BadParent {
-                index,
-                parent: l.parent,
-            });
-        }
-        let desc = by_digest.get(&l.blob).copied();
-        let ann = l.annotations.clone().unwrap_or_default();
-        let Some(desc) = desc else {
-            return Err(FormatError::UnknownBlob {
-                index,
-                blob: l.blob.clone(),
-            });
-        };
-        let diff_id = ann
-            .diff_id
-            .or_else(|| {
-                desc.annotations
-                    .get(ANNOTATION_UNCOMPRESSED)
-                    .and_then(|s| Digest::parse(s).ok())
-            })
-            .ok_or_else(|| FormatError::NoDiffId {
-                index,
-                blob: l.blob.clone(),
-            })?;
-        let media_type = if ann.media_type.is_empty() {
-            desc.media_type.clone()
-        } else {
-            ann.media_type
-        };
-        layers.push((
-            Layer {
-                diff_id,
-                blob: l.blob.clone(),
-                size: desc.size,
-                media_type,
-            },
-            l.parent,
-        ));
-    }
-    let mut out = HashMap::new();
-    for r in &config.records {
-        let chain = if let Some(result) = r.results.first() {
-            let mut chain = Vec::new();
-            let mut at = result.layer as i64;
-            // Parents point strictly down (checked above), so this ends.
-            while at >= 0 {
-                let Some((layer, parent)) = layers.get(at as usize) else {
-                    break;
-                };
-                chain.push(layer.clone());
-                at = *parent;
-            }
-            if chain.is_empty() {
-                continue;
-            }
-            chain.reverse();
-            chain
-        } else if let Some(result) = r.chains.first() {
-            // Every index must exist: a chain with a hole would be a wrong filesystem.
-            let picked: Option<Vec<Layer>> = result
-                .layers
-                .iter()
-                .map(|&i| layers.get(i).map(|(l, _)| l.clone()))
-                .collect();
-            let Some(chain) = picked else { continue };
-            chain
-        } else {
-            // A record without a result only links others (BuildKit writes those).
-            continue;
-        };
-        out.insert(
-            CacheKey::from_stored(r.digest.clone()),
-            Chain { layers: chain },
-        );
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn layer(n: u8) -> Layer {
-        Layer {
-            diff_id: Digest::of_bytes(&[b'd', n]),
-            blob: Digest::of_bytes(&[b'b', n]),
-            size: 100 + n as u64,
-            media_type: crate::local::chain::LAYER_MEDIA_TYPE.into(),
-        }
-    }
-
-    fn key(s: &str) -> CacheKey {
-        CacheKey::from_stored(Digest::of_bytes(s.as_bytes()).to_string())
-    }
-
-    #[test]
-    fn round_trips_chains_sharing_a_bottom() {
-        let a = CacheEntry {
-            key: key("a"),
-            inputs: vec![],
-            chain: Chain {
-                layers: vec![layer(1), layer(2)],
-            },
-        };
-        let b = CacheEntry {
-            key: key("b"),
-            inputs: vec![key("a")],
-            chain: Chain {
-                layers: vec![layer(1), layer(2), layer(3)],
-            },
-        };
-        let empty = CacheEntry {
-            key: key("e"),
-            inputs: vec![],
-            chain: Chain::default(),
-        };
-        let (config, blobs) = encode(&[a.clone(), b.clone(), empty.clone()]);
-        assert_eq!(
-            config.layers.len(),
-            3,
-            "shared bottom layers are listed once"
-        );
-        assert_eq!(blobs.len(), 3);
-        assert_eq!(config.records.len(), 3, "the empty result is a record too");
-        assert_eq!(
-            config.records[1].inputs,
-            vec![vec![CacheInput {
-                selector: String::new(),
-                link: 0
-            }]]
-        );
-        let json = serde_json::to_vec(&config).unwrap();
-        let back: CacheConfig = serde_json::from_slice(&json).unwrap();
-        let decoded = decode(&back, &layer_descriptors(&blobs)).unwrap();
-        assert_eq!(decoded.len(), 3);
-        assert_eq!(decoded[&a.key], a.chain);
-        assert_eq!(decoded[&b.key], b.chain);
-        assert_eq!(decoded[&empty.key], Chain::default());
-        let json = String::from_utf8(json).unwrap();
-        assert!(
-            json.contains(r#""chains":[{"layers":[]}]"#),
-            "an empty result is BuildKit's empty chain: {json}"
-        );
-    }
-
-    #[test]
-    fn a_record_without_any_result_is_not_an_empty_hit() {
-        // BuildKit writes records that only link others; they must not read as "no files".
-        let config: CacheConfig =
-            serde_json::from_str(r#"{"records":[{"digest":"sha256:01"}]}"#).unwrap();
-        assert!(decode(&config, &[]).unwrap().is_empty());
-        // A chain naming a layer the document lacks is dropped, not shortened.
-        let config: CacheConfig = serde_json::from_str(
-            r#"{"records":[{"digest":"sha256:02","chains":[{"layers":[3]}]}]}"#,
-        )
-        .unwrap();
-        assert!(decode(&config, &[]).unwrap().is_empty());
-    }
-
-    #[test]
-    fn reads_buildkit_field_names() {
-        let l = layer(1);
-        let doc = format!(
-            r#"{{"layers":[{{"blob":"{}","parent":-1}}],"records":[{{"digest":"sha256:00","layers":[{{"layer":0,"createdAt":"2024-01-01T00:00:00Z"}}]}}]}}"#,
-            l.blob
-        );
-        let config: CacheConfig = serde_json::from_str(&doc).unwrap();
-        let decoded = decode(&config, &layer_descriptors(std::slice::from_ref(&l))).unwrap();
-        assert_eq!(decoded[&CacheKey::from_stored("sha256:00")].layers, vec![l]);
-    }
-
-    #[test]
-    fn rejects_broken_documents() {
-        let l = layer(1);
-        let mut config = CacheConfig {
-            layers: vec![CacheLayer {
-                blob: l.blob.clone(),
-                parent: 0,
-                annotations: None,
-            }],
-            records: vec![],
-        };
-        assert!(matches!(
-            decode(&config, &layer_descriptors(std::slice::from_ref(&l))),
-            Err(FormatError::BadParent { .. })
-        ));
-        config.layers[0].parent = -1;
-        assert!(matches!(
-            decode(&config, &[]),
-            Err(FormatError::UnknownBlob { .. })
-        ));
-        let bare = Descriptor::new(&l.media_type, l.blob.clone(), l.size);
-        assert!(matches!(
-            decode(&config, &[bare]),
-            Err(FormatError::NoDiffId { .. })
-        ));
-    }
-}
+mod tests;

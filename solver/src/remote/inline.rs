@@ -11,7 +11,7 @@ use kiln_cache::image::spec::{Descriptor, ImageConfig};
 use super::format::{self, CacheConfig, CacheEntry, ANNOTATION_UNCOMPRESSED, INLINE_CACHE_KEY};
 use super::RemoteError;
 use crate::cachekey::CacheKey;
-use crate::local::Chain;
+use crate::local::{Chain, Layer};
 
 /// The value to store under [`INLINE_CACHE_KEY`] for the entries whose results the image
 /// starts with; `None` when there are none. `solved` is the build's own chain, `image` the
@@ -21,21 +21,22 @@ use crate::local::Chain;
 /// blobs an importer finds beside the config, and the ones that make the same image again.
 /// Otherwise (`--squash`) only results whose diff ids the image starts with are recorded.
 pub fn encode(entries: &[CacheEntry], solved: &Chain, image: &Chain) -> Option<serde_json::Value> {
-    let positional = solved.layers.len() == image.layers.len();
+    // What an entry's layers must match, place by place: the build's own layers when the
+    // image has as many (its own are converted), else the image's by content.
+    let (against, same): (&Chain, fn(&Layer, &Layer) -> bool) =
+        if solved.layers.len() == image.layers.len() {
+            (solved, |a, b| a == b)
+        } else {
+            (image, |a, b| a.diff_id == b.diff_id)
+        };
     let inside: Vec<CacheEntry> = entries
         .iter()
         .filter_map(|e| {
-            let mine = image.layers.get(..e.chain.layers.len())?;
-            let same = if positional {
-                is_prefix(&e.chain, solved)
-            } else {
-                e.chain
-                    .layers
-                    .iter()
-                    .zip(mine)
-                    .all(|(a, b)| a.diff_id == b.diff_id)
-            };
-            same.then(|| CacheEntry {
+            let n = e.chain.layers.len();
+            let mine = image.layers.get(..n)?;
+            let theirs = against.layers.get(..n)?;
+            let matches = e.chain.layers.iter().zip(theirs).all(|(a, b)| same(a, b));
+            matches.then(|| CacheEntry {
                 chain: Chain {
                     layers: mine.to_vec(),
                 },
@@ -102,7 +103,6 @@ pub fn decode_image(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::local::Layer;
     use kiln_cache::image::spec::RootFs;
     use kiln_cache::Digest;
 
@@ -112,7 +112,27 @@ mod tests {
             blob: Digest::of_bytes(&[b'b', n]),
             size: 10,
             media_type: crate::local::chain::LAYER_MEDIA_TYPE.into(),
+            created: None,
         }
+    }
+
+    /// Put `value` into a config for `image` and read it back as an importer does, with
+    /// the layers as a registry serves the manifest (no diff id annotations).
+    fn read_back(value: serde_json::Value, image: &Chain) -> HashMap<CacheKey, Chain> {
+        let mut config = ImageConfig {
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: image.diff_ids(),
+            },
+            ..Default::default()
+        };
+        config.extra.insert(INLINE_CACHE_KEY.into(), value);
+        let layers: Vec<Descriptor> = image
+            .layers
+            .iter()
+            .map(|l| Descriptor::new(&l.media_type, l.blob.clone(), l.size))
+            .collect();
+        decode_image("test", &config, &layers).unwrap()
     }
 
     #[test]
@@ -143,21 +163,7 @@ mod tests {
             },
         ];
         let value = encode(&entries, &image, &image).expect("inline cache");
-        let mut config = ImageConfig {
-            rootfs: RootFs {
-                kind: "layers".into(),
-                diff_ids: image.diff_ids(),
-            },
-            ..Default::default()
-        };
-        config.extra.insert(INLINE_CACHE_KEY.into(), value);
-        // As a registry serves the manifest: no diff id annotations.
-        let layers: Vec<Descriptor> = image
-            .layers
-            .iter()
-            .map(|l| Descriptor::new(&l.media_type, l.blob.clone(), l.size))
-            .collect();
-        let records = decode_image("test", &config, &layers).unwrap();
+        let records = read_back(value, &image);
         assert_eq!(records.len(), 2);
         assert_eq!(records[&key("b")], image);
         assert!(!records.contains_key(&key("other-stage")));
@@ -189,20 +195,33 @@ mod tests {
             chain: built.clone(),
         }];
         let value = encode(&entries, &built, &image).expect("inline cache");
-        let mut config = ImageConfig {
-            rootfs: RootFs {
-                kind: "layers".into(),
-                diff_ids: image.diff_ids(),
-            },
-            ..Default::default()
-        };
-        config.extra.insert(INLINE_CACHE_KEY.into(), value);
-        let layers: Vec<Descriptor> = image
-            .layers
-            .iter()
-            .map(|l| Descriptor::new(&l.media_type, l.blob.clone(), l.size))
-            .collect();
-        let records = decode_image("test", &config, &layers).unwrap();
+        let records = read_back(value, &image);
         assert_eq!(records[&key], image);
+    }
+
+    #[test]
+    fn a_squashed_image_keeps_only_the_steps_it_starts_with() {
+        let solved = Chain {
+            layers: vec![layer(1), layer(2), layer(3)],
+        };
+        // `--squash`: the base layer, then one layer for all the build's own.
+        let image = Chain {
+            layers: vec![layer(1), layer(9)],
+        };
+        let key = |s: &str| CacheKey::from_stored(format!("sha256:{s}"));
+        let entry = |k: &str, n: usize| CacheEntry {
+            key: key(k),
+            inputs: vec![],
+            chain: Chain {
+                layers: solved.layers[..n].to_vec(),
+            },
+        };
+        let entries = vec![entry("base", 1), entry("step", 2), entry("last", 3)];
+        let value = encode(&entries, &solved, &image).expect("inline cache");
+        let records = read_back(value, &image);
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[&key("base")].layers, vec![layer(1)]);
+        let only_steps = vec![entry("step", 2), entry("last", 3)];
+        assert!(encode(&only_steps, &solved, &image).is_none());
     }
 }

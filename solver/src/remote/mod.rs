@@ -7,8 +7,10 @@
 //! the layers of its final state only). A hit becomes an ordinary local cache record.
 //!
 //! API: [`CacheEntry`] (what is exported), [`ImportedCache`] (what the worker asks),
-//! [`registry`], [`layout`], [`inline`], [`mounts`] for the transports and formats.
+//! [`registry`], [`layout`], [`inline`], [`mounts`] for the transports and formats;
+//! [`blob_sink`] for registry downloads into the store (also used by `kiln pull`).
 
+pub mod blob_sink;
 pub mod format;
 pub mod inline;
 pub mod layout;

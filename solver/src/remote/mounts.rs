@@ -71,6 +71,7 @@ pub fn export_entries(
                     blob: blob.digest,
                     size: blob.size,
                     media_type: blob.media_type,
+                    created: None,
                 }],
             },
         });

@@ -4,18 +4,15 @@
 //! BuildKit's older index layout and images carrying an inline cache.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use kiln_cache::image::spec::{media, Descriptor, ImageConfig, Manifest as OciManifest};
-use kiln_cache::prehashed::PrehashedWriter;
 use kiln_cache::{Digest, Reference, Store};
 use kiln_registry::{
     BlobSource, Manifest, PushOutcome, ReferenceExt, RegistryClient, RegistryError, Repository,
 };
 
+use super::blob_sink::BlobSink;
 use super::format::{self, CacheConfig, CacheEntry, CACHE_CONFIG_MEDIA_TYPE};
 use super::sources::MountSources;
 use super::{inline, BlobFetcher, ImportedCache, RemoteError};
@@ -205,17 +202,11 @@ impl BlobFetcher for RegistryFetcher {
     ) -> Result<(), RemoteError> {
         let desc = Descriptor::new(&layer.media_type, layer.blob.clone(), layer.size);
         // The client verifies the digest while the bytes stream; the store only writes them.
-        let writer = store
-            .content()
-            .prehashed_writer()
-            .map_err(|e| RemoteError::Store {
+        let mut w =
+            BlobSink::new(store.content(), Some(on_bytes)).map_err(|e| RemoteError::Store {
                 cache: self.name.clone(),
                 source: e.into(),
             })?;
-        let mut w = AsyncBlobWriter {
-            inner: writer,
-            on_bytes,
-        };
         self.client
             .fetch_blob(&self.reference.repo(), &desc, &mut w)
             .await
@@ -223,8 +214,7 @@ impl BlobFetcher for RegistryFetcher {
                 cache: self.name.clone(),
                 source: Box::new(source),
             })?;
-        w.inner
-            .commit_verified(&layer.blob, layer.size)
+        w.commit_verified(&layer.blob, layer.size)
             .map_err(|e| RemoteError::Store {
                 cache: self.name.clone(),
                 source: e.into(),
@@ -238,33 +228,5 @@ impl BlobFetcher for RegistryFetcher {
 
     fn repository(&self) -> Option<Repository> {
         Some(self.reference.repo())
-    }
-}
-
-/// The store's blob writer is synchronous; its writes go to a 1 MiB buffer and a local
-/// file, short enough to do inline on the runtime's worker. Counts bytes for progress.
-struct AsyncBlobWriter<'a> {
-    inner: PrehashedWriter,
-    on_bytes: &'a (dyn Fn(u64) + Send + Sync),
-}
-
-impl tokio::io::AsyncWrite for AsyncBlobWriter<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let n = this.inner.write(buf);
-        if n.is_ok() {
-            (this.on_bytes)(this.inner.written());
-        }
-        Poll::Ready(n)
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(self.get_mut().inner.flush())
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(self.get_mut().inner.flush())
     }
 }

@@ -118,6 +118,7 @@ mod tests {
             blob: Digest::of_bytes(b"b"),
             size: 8_000_000,
             media_type: crate::local::chain::LAYER_MEDIA_TYPE.into(),
+            created: None,
         };
         report.start("reg/cache", std::slice::from_ref(&layer));
         let l = report.layer(&layer);

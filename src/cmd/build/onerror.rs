@@ -202,6 +202,7 @@ pub fn keep_intermediate(
             history: Vec::new(),
             platform: compiled.platform.clone(),
             created: super::now_secs(),
+            source_date_epoch: None,
             base_history: Vec::new(),
         };
         match write_image(store, &chain, &meta, &[]) {

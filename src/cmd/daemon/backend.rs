@@ -290,6 +290,7 @@ impl BuildBackend for KilnBackend {
                 history: finished.history(&s.compiled.history),
                 platform: s.compiled.platform.clone(),
                 created: s.epoch.unwrap_or_else(now_secs),
+                source_date_epoch: s.epoch,
                 base_history: s.base_history.clone(),
             };
             // Tags only when the image is the build's only product, as in-process.
@@ -374,6 +375,7 @@ fn report_failure(
             history: Vec::new(),
             platform: s.compiled.platform.clone(),
             created: now_secs(),
+            source_date_epoch: None,
             base_history: Vec::new(),
         };
         match write_image(store, &chain, &meta, &[]) {
