@@ -7,7 +7,7 @@ use crate::helper::{CONTROL_FD, HELPER_ARG0};
 use crate::output::{pump, pump_child, Stream};
 use crate::protocol::{self, FromHelper, HelperConfig, ToHelper};
 use crate::run::{ExecError, ExecutorConfig, ExitStatus, RunOptions, RunOutcome, Stdin};
-use crate::spec::{ContainerSpec, Rootfs};
+use crate::spec::{ContainerSpec, Rootfs, SeccompMode};
 use crate::state::StateDir;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::future::Future;
@@ -151,7 +151,8 @@ pub(crate) async fn run(
         spec: spec.clone(),
         rootfs_mountpoint: running._state.rootfs(),
         etc_files: running._state.etc_files(),
-        cgroup_procs: running.cgroups.procs_files(),
+        cgroup_procs: running.cgroups.join_files(),
+        seccomp_program: seccomp_program(spec)?,
     };
     protocol::send(
         running.ctl.get_ref().as_fd(),
@@ -162,6 +163,15 @@ pub(crate) async fn run(
     let outcome = supervise(&mut running, spec, cancel, started).await;
     let duration = started.elapsed();
     finish(running, spec, outcome, duration).await
+}
+
+/// The compiled default filter for a container that runs under it (built once per
+/// process, shipped to every helper).
+fn seccomp_program(spec: &ContainerSpec) -> Result<Option<Vec<u8>>, ExecError> {
+    if spec.seccomp != SeccompMode::Default || spec.privileged {
+        return Ok(None);
+    }
+    Ok(Some(crate::seccomp::default_program()?.to_vec()))
 }
 
 /// What the helper told us.
@@ -212,7 +222,9 @@ async fn supervise(
                 }
                 Some(FromHelper::MountpointsCreated { paths }) => report.created = paths,
                 Some(FromHelper::SetupFailed { kind, message }) => {
-                    report.setup_error = Some((kind, message));
+                    // The first failure is the cause; a later one (the init noticing
+                    // that the helper gave up on it) is a consequence.
+                    report.setup_error.get_or_insert((kind, message));
                 }
                 Some(FromHelper::Exited { code }) => {
                     report.status = Some(ExitStatus::Code(code));

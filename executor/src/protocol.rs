@@ -18,8 +18,13 @@ pub(crate) struct HelperConfig {
     pub rootfs_mountpoint: PathBuf,
     /// Host files bound read-only over container paths (`/etc/hosts`, ...): (dest, source).
     pub etc_files: Vec<(String, PathBuf)>,
-    /// `cgroup.procs` files the container's init joins before anything else.
+    /// Files the container's init writes "0" to, before anything else, to join its
+    /// cgroups ([`crate::cgroups::Cgroups::join_files`]: v1 `tasks`, v2 `cgroup.procs`).
     pub cgroup_procs: Vec<PathBuf>,
+    /// The default seccomp filter as BPF, compiled once by the caller
+    /// ([`crate::seccomp::default_program`]); `None` when the container runs unfiltered.
+    #[serde(default)]
+    pub seccomp_program: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

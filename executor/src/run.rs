@@ -173,6 +173,8 @@ pub enum ExecError {
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
     Bundle(#[from] crate::bundle::BundleError),
+    #[error("compiling the default seccomp profile: {0}")]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("starting {what} {path}: {source}")]
     Spawn {
         what: &'static str,

@@ -1,14 +1,40 @@
 //! Finding the caller's own cgroups: hierarchies from /proc/self/mountinfo, membership
-//! from /proc/self/cgroup.
+//! from /proc/self/cgroup, both read once per container (not once per hierarchy).
 
 use super::{read, CgroupError};
 use std::path::{Path, PathBuf};
 
-/// The directory of the calling process's cgroup in the v1 hierarchy holding `controller`,
-/// or in the v2 hierarchy when `controller` is `None`.
-pub(super) fn own_cgroup_dir(controller: Option<&str>) -> Result<PathBuf, CgroupError> {
-    let mountinfo = read(Path::new("/proc/self/mountinfo"))?;
-    let cgroup = read(Path::new("/proc/self/cgroup"))?;
+/// A snapshot of the calling process's mount table and cgroup membership.
+pub(super) struct Hierarchies {
+    mountinfo: String,
+    cgroup: String,
+}
+
+impl Hierarchies {
+    pub fn read() -> Result<Hierarchies, CgroupError> {
+        Ok(Hierarchies {
+            mountinfo: read(Path::new("/proc/self/mountinfo"))?,
+            cgroup: read(Path::new("/proc/self/cgroup"))?,
+        })
+    }
+
+    /// The directory of the calling process's cgroup in the v1 hierarchy holding
+    /// `controller`, or in the v2 hierarchy when `controller` is `None`.
+    pub fn own_dir(&self, controller: Option<&str>) -> Result<PathBuf, CgroupError> {
+        own_cgroup_dir(&self.mountinfo, &self.cgroup, controller)
+    }
+
+    /// One key (a controller or `name=...`) per mounted v1 hierarchy.
+    pub fn v1_keys(&self) -> Vec<String> {
+        v1_hierarchy_keys(&self.mountinfo)
+    }
+}
+
+fn own_cgroup_dir(
+    mountinfo: &str,
+    cgroup: &str,
+    controller: Option<&str>,
+) -> Result<PathBuf, CgroupError> {
     let missing = CgroupError::NoController {
         controller: controller.map_or_else(|| "cgroup2".to_string(), str::to_string),
     };
@@ -47,9 +73,7 @@ pub(super) fn own_cgroup_dir(controller: Option<&str>) -> Result<PathBuf, Cgroup
     Ok(Path::new(mountpoint).join(rel))
 }
 
-/// One key (a controller or `name=...`) per mounted v1 hierarchy.
-pub(super) fn v1_hierarchy_keys() -> Result<Vec<String>, CgroupError> {
-    let mountinfo = read(Path::new("/proc/self/mountinfo"))?;
+fn v1_hierarchy_keys(mountinfo: &str) -> Vec<String> {
     let mut keys = Vec::new();
     for line in mountinfo.lines() {
         let Some((_, post)) = line.split_once(" - ") else {
@@ -78,5 +102,49 @@ pub(super) fn v1_hierarchy_keys() -> Result<Vec<String>, CgroupError> {
             keys.push(k.to_string());
         }
     }
-    Ok(keys)
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 /outer /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+    const CGROUP: &str = "\
+9:name=systemd:/
+4:memory:/outer/job/7
+1:cpu:/
+0::/svc
+";
+
+    #[test]
+    fn paths_are_relative_to_each_mounts_root() {
+        let h = Hierarchies {
+            mountinfo: MOUNTINFO.into(),
+            cgroup: CGROUP.into(),
+        };
+        assert_eq!(
+            h.own_dir(Some("memory")).unwrap(),
+            Path::new("/sys/fs/cgroup/memory/job/7")
+        );
+        assert_eq!(
+            h.own_dir(Some("cpu")).unwrap(),
+            Path::new("/sys/fs/cgroup/cpu")
+        );
+        assert_eq!(
+            h.own_dir(None).unwrap(),
+            Path::new("/sys/fs/cgroup/unified/svc")
+        );
+        assert!(matches!(
+            h.own_dir(Some("pids")),
+            Err(CgroupError::NoController { .. })
+        ));
+        assert_eq!(h.v1_keys(), ["cpu", "memory", "name=systemd"]);
+    }
 }

@@ -8,15 +8,16 @@ mod devices;
 mod discover;
 mod oom;
 mod optional;
+mod remove;
 
 pub use oom::OomListener;
 
 use crate::spec::Limits;
-use discover::{own_cgroup_dir, v1_hierarchy_keys};
+use discover::Hierarchies;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long cleanup waits for killed processes to leave the cgroup.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -104,9 +105,10 @@ impl Cgroups {
         device_rules: &Option<Vec<String>>,
     ) -> Result<Cgroups, CgroupError> {
         let name = format!("kiln-{id}");
+        let hierarchies = Hierarchies::read()?;
         if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
             // v2 device rules need an eBPF program; not implemented (see README).
-            return Self::create_v2(&name, limits);
+            return Self::create_v2(&hierarchies, &name, limits);
         }
         let mut cg = Cgroups {
             version: Version::V1,
@@ -115,7 +117,7 @@ impl Cgroups {
             removed: false,
         };
         for controller in ["memory", "cpu", "pids"] {
-            let dir = own_cgroup_dir(Some(controller))?.join(&name);
+            let dir = hierarchies.own_dir(Some(controller))?.join(&name);
             std::fs::create_dir(&dir).map_err(|source| CgroupError::Create {
                 path: dir.clone(),
                 source,
@@ -150,12 +152,16 @@ impl Cgroups {
             }
         }
         // On failure `cg` (dropped) removes what was made so far, these included.
-        optional::create_v1(&name, limits, device_rules, &mut cg.dirs)?;
+        optional::create_v1(&hierarchies, &name, limits, device_rules, &mut cg.dirs)?;
         Ok(cg)
     }
 
-    fn create_v2(name: &str, limits: &Limits) -> Result<Cgroups, CgroupError> {
-        let parent = own_cgroup_dir(None)?;
+    fn create_v2(
+        hierarchies: &Hierarchies,
+        name: &str,
+        limits: &Limits,
+    ) -> Result<Cgroups, CgroupError> {
+        let parent = hierarchies.own_dir(None)?;
         let dir = parent.join(name);
         // Controllers must be enabled for children of our cgroup; already-enabled is fine.
         let control = parent.join("cgroup.subtree_control");
@@ -218,8 +224,9 @@ impl Cgroups {
             memory,
             ..Limits::default()
         };
+        let hierarchies = Hierarchies::read()?;
         if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-            return Self::create_v2(&name, &limits);
+            return Self::create_v2(&hierarchies, &name, &limits);
         }
         let mut cg = Cgroups {
             version: Version::V1,
@@ -227,8 +234,8 @@ impl Cgroups {
             memory: PathBuf::new(),
             removed: false,
         };
-        for key in v1_hierarchy_keys()? {
-            let dir = own_cgroup_dir(Some(&key))?.join(&name);
+        for key in hierarchies.v1_keys() {
+            let dir = hierarchies.own_dir(Some(&key))?.join(&name);
             std::fs::create_dir(&dir).map_err(|source| CgroupError::Create {
                 path: dir.clone(),
                 source,
@@ -246,7 +253,7 @@ impl Cgroups {
             }
         }
         // Hybrid hosts: runc also makes a cgroup in the unified (v2) hierarchy.
-        if let Ok(unified) = own_cgroup_dir(None) {
+        if let Ok(unified) = hierarchies.own_dir(None) {
             let dir = unified.join(&name);
             std::fs::create_dir(&dir).map_err(|source| CgroupError::Create {
                 path: dir.clone(),
@@ -262,9 +269,16 @@ impl Cgroups {
         Ok(cg)
     }
 
-    /// The `cgroup.procs` files a process writes to join every container cgroup.
-    pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
+    /// The files a single-threaded process writes "0" to in order to join every container
+    /// cgroup itself: on v1 the `tasks` files, as moving just the writing thread spares
+    /// the kernel's global threadgroup lock and its RCU grace period (`cgroup.procs`
+    /// costs one per start); on v2 `cgroup.procs` (v2 moves whole processes only).
+    pub fn join_files(&self) -> Vec<PathBuf> {
+        let name = match self.version {
+            Version::V1 => "tasks",
+            Version::V2 => "cgroup.procs",
+        };
+        self.dirs.iter().map(|d| d.join(name)).collect()
     }
 
     /// The container cgroup directories (for checks and for runc's parent).
@@ -317,96 +331,6 @@ impl Cgroups {
             _control: file,
         }))
     }
-
-    /// Kills whatever is left, waits for the cgroups to empty and removes them.
-    pub fn remove(&mut self) -> Result<(), CgroupError> {
-        if self.removed {
-            return Ok(());
-        }
-        let deadline = Instant::now() + DRAIN_TIMEOUT;
-        // Children before parents (v1 dirs are independent; order only matters in v2).
-        for dir in self.dirs.iter().rev() {
-            if !dir.exists() {
-                continue;
-            }
-            // Sub-cgroups (made by an OCI runtime) go first.
-            remove_children(dir, deadline)?;
-            loop {
-                let procs = read(&dir.join("cgroup.procs"))?;
-                if procs.trim().is_empty() {
-                    break;
-                }
-                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-                if Instant::now() > deadline {
-                    return Err(CgroupError::Busy { path: dir.clone() });
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            // rmdir can briefly fail with EBUSY while exiting tasks are torn down.
-            loop {
-                match std::fs::remove_dir(dir) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    Err(e)
-                        if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline =>
-                    {
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Err(source) => {
-                        return Err(CgroupError::Remove {
-                            path: dir.clone(),
-                            source,
-                        })
-                    }
-                }
-            }
-        }
-        self.removed = true;
-        Ok(())
-    }
-}
-
-fn remove_children(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| CgroupError::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    for entry in entries.flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            let child = entry.path();
-            remove_children(&child, deadline)?;
-            loop {
-                let procs = read(&child.join("cgroup.procs")).unwrap_or_default();
-                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-                match std::fs::remove_dir(&child) {
-                    Ok(()) => break,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                    Err(e)
-                        if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline =>
-                    {
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Err(source) => {
-                        return Err(CgroupError::Remove {
-                            path: child,
-                            source,
-                        })
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 impl Drop for Cgroups {

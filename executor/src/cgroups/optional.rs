@@ -1,7 +1,7 @@
 //! The v1 hierarchies a container uses only sometimes: the device cgroup wherever it is
 //! mounted, and a cpuset when `--cpuset-cpus` asks for one.
 
-use super::discover::own_cgroup_dir;
+use super::discover::Hierarchies;
 use super::{cpuset, devices, CgroupError};
 use crate::spec::Limits;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use std::path::PathBuf;
 /// every directory made is pushed to `dirs` at once, so the caller removes it even when a
 /// later step fails.
 pub(super) fn create_v1(
+    hierarchies: &Hierarchies,
     name: &str,
     limits: &Limits,
     device_rules: &Option<Vec<String>>,
@@ -20,7 +21,7 @@ pub(super) fn create_v1(
         wanted.push("cpuset");
     }
     for controller in wanted {
-        let parent = match own_cgroup_dir(Some(controller)) {
+        let parent = match hierarchies.own_dir(Some(controller)) {
             Ok(p) => p,
             // A host without a device hierarchy still runs containers (as before it).
             Err(e) if controller == "devices" => {

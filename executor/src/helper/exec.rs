@@ -63,7 +63,11 @@ pub(super) fn exec_process(
     // profile allows every call made below.
     // Privileged containers run unfiltered, as Docker's.
     if spec.seccomp == SeccompMode::Default && !spec.privileged {
-        crate::seccomp::load_default()?;
+        match &cfg.seccomp_program {
+            Some(program) => crate::seccomp::load_program(program)?,
+            // A caller that did not compile it (an older one): build it here.
+            None => crate::seccomp::load_default()?,
+        }
     }
     drop_privileges(&user, &kept_caps(spec)?)?;
     if spec.init {
