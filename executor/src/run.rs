@@ -220,7 +220,10 @@ pub struct Executor {
 }
 
 impl Executor {
+    /// An executor; first removes what containers of dead callers left in its state
+    /// directory and cgroups (see [`crate::reclaim`]).
     pub fn new(cfg: ExecutorConfig) -> Self {
+        crate::reclaim::reclaim(&cfg.state_dir);
         Executor { cfg }
     }
 

@@ -1,6 +1,7 @@
 //! A container's private state directory on the host: the empty rootfs mountpoint and the
 //! per-container `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname` bound into it.
-//! Removed when dropped.
+//! Removed when dropped. Its `lock` file stays locked by the caller meanwhile: a
+//! directory whose lock is free belongs to a dead caller (`reclaim.rs`).
 
 use crate::spec::{ContainerSpec, NetworkMode};
 use std::io;
@@ -25,6 +26,7 @@ pub enum StateError {
 #[derive(Debug)]
 pub struct StateDir {
     path: PathBuf,
+    _lock: nix::fcntl::Flock<std::fs::File>,
 }
 
 impl StateDir {
@@ -38,7 +40,23 @@ impl StateDir {
             path: path.clone(),
             source,
         })?;
-        let state = StateDir { path };
+        let lock_path = path.join(crate::reclaim::LOCK);
+        let lock = std::fs::File::create(&lock_path).and_then(|f| {
+            nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
+                .map_err(|(_, e)| io::Error::from(e))
+        });
+        let lock = match lock {
+            Ok(l) => l,
+            Err(source) => {
+                let _ = std::fs::remove_file(&lock_path);
+                let _ = std::fs::remove_dir(&path);
+                return Err(StateError::Create {
+                    path: lock_path,
+                    source,
+                });
+            }
+        };
+        let state = StateDir { path, _lock: lock };
         let mkdir = |p: PathBuf| {
             std::fs::create_dir(&p).map_err(|source| StateError::Create { path: p, source })
         };
@@ -91,6 +109,8 @@ impl Drop for StateDir {
             .iter()
             .map(|n| self.path.join("etc").join(n))
             .collect();
+        // Unlinked while still held: the lock is released only after the directory goes.
+        paths.push(self.path.join(crate::reclaim::LOCK));
         let dirs = [self.path.join("etc"), self.rootfs(), self.path.clone()];
         // An OCI bundle's config, when the runc runtime wrote one.
         let bundle = self.path.join("config.json");

@@ -269,6 +269,22 @@ impl Cgroups {
         Ok(cg)
     }
 
+    /// Takes over existing container cgroup directories (a dead caller's, found by
+    /// `reclaim`) so that [`Cgroups::remove`] kills what is left and removes them.
+    pub fn adopt(dirs: Vec<PathBuf>) -> Cgroups {
+        let version = if dirs.iter().all(|d| d.join("cgroup.controllers").exists()) {
+            Version::V2
+        } else {
+            Version::V1
+        };
+        Cgroups {
+            version,
+            dirs,
+            memory: PathBuf::new(),
+            removed: false,
+        }
+    }
+
     /// The files a single-threaded process writes "0" to in order to join every container
     /// cgroup itself: on v1 the `tasks` files, as moving just the writing thread spares
     /// the kernel's global threadgroup lock and its RCU grace period (`cgroup.procs`

@@ -284,6 +284,7 @@ fn orphan_cleanup(cfg: &HelperConfig) {
     let _ = std::fs::remove_dir(&cfg.rootfs_mountpoint);
     if let Some(state) = cfg.rootfs_mountpoint.parent() {
         let _ = std::fs::remove_dir(state.join("etc"));
+        let _ = std::fs::remove_file(state.join(crate::reclaim::LOCK));
         let _ = std::fs::remove_dir(state);
     }
 }

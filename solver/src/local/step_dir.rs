@@ -6,10 +6,10 @@
 //! directory is removed.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use kiln_executor::mountinfo::unmount_under;
 use nix::fcntl::{Flock, FlockArg};
-use nix::mount::{umount2, MntFlags};
 use tempfile::TempDir;
 
 use super::mount::MountError;
@@ -92,20 +92,14 @@ pub fn reclaim(store_root: &Path) {
     if stale.is_empty() {
         return;
     }
-    let mounts = mount_points();
     for (dir, _held) in stale {
         tracing::info!(dir = %dir.display(), "removing the step directory of a build that is gone");
-        let prefix = dir.as_os_str().len();
-        let mut under: Vec<&PathBuf> = mounts
-            .iter()
-            .filter(|m| m.starts_with(&dir) && m.as_os_str().len() > prefix)
-            .collect();
-        // Deepest first, so a mount on top of another goes before it.
-        under.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
-        for m in under {
-            if let Err(e) = umount2(m.as_path(), MntFlags::MNT_DETACH) {
-                tracing::warn!("unmounting {}: {e}", m.display());
-            }
+        if !unmount_under(&dir) {
+            tracing::warn!(
+                "leaving {}: something is still mounted inside",
+                dir.display()
+            );
+            continue;
         }
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             tracing::warn!("removing {}: {e}", dir.display());
@@ -121,53 +115,12 @@ fn older_than_a_minute(p: &Path) -> bool {
         .is_some_and(|age| age.as_secs() > 60)
 }
 
-/// Mount points of this process's mount namespace (`/proc/self/mountinfo`, octal escapes
-/// decoded).
-fn mount_points() -> Vec<PathBuf> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    text.lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape)
-        .collect()
-}
-
-/// mountinfo writes space, tab, newline and backslash as `\ooo`.
-fn unescape(field: &str) -> PathBuf {
-    use std::os::unix::ffi::OsStringExt;
-    let b = field.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let oct = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], oct) {
-            (b'\\', Some(d)) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    PathBuf::from(std::ffi::OsString::from_vec(out))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::mount::{mount, MsFlags};
-
-    #[test]
-    fn mountinfo_escapes_are_decoded() {
-        assert_eq!(
-            unescape("/a\\040b\\011c\\134d"),
-            PathBuf::from("/a b\tc\\d")
-        );
-        assert_eq!(unescape("/plain"), PathBuf::from("/plain"));
-    }
+    use kiln_executor::mountinfo::mount_points;
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    use std::path::PathBuf;
 
     /// Unmounts what a failed assertion would leave.
     struct Unmount(PathBuf);
