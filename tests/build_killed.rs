@@ -1,6 +1,6 @@
 //! A build killed outright (SIGKILL: no destructor runs) leaves its step directory and the
-//! mounts it made in the host's namespace — here a RUN step's secrets tmpfs. The next build
-//! on the store removes both before it starts.
+//! mounts it made in the host's namespace — here a RUN step's secrets tmpfs — and possibly
+//! its container's state and cgroups. The next build on the store removes them first.
 
 mod build_support;
 
@@ -100,4 +100,9 @@ fn a_killed_builds_mounts_and_step_dirs_are_reclaimed_by_the_next_build() {
         .filter(|n| n.starts_with("step-"))
         .collect();
     assert!(steps.is_empty(), "step directories left: {steps:?}");
+    // Nor is any container state of the killed step's (the executor's reclaim).
+    let states: Vec<_> = std::fs::read_dir(k.root.join("exec"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(states.is_empty(), "container state left: {states:?}");
 }
