@@ -57,6 +57,8 @@ pub struct ContainerConfig {
     /// `network connect --alias` names, by network name: aliases are per network, and
     /// `net.aliases` (`--network-alias`) belong to the first network only.
     pub network_aliases: BTreeMap<String, Vec<String>>,
+    /// `--log-driver` and `--log-opt` (json-file without rotation in older records).
+    pub log: crate::logs::LogConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

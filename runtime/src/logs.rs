@@ -1,12 +1,20 @@
 //! Container logs in Docker's json-file format: one `{"log","stream","time"}` object per
-//! line, appended by the monitor, read (with `--tail`, `--since`, `--until`) and followed by
+//! line, appended by the monitor (rotated per `--log-opt`, see `files.rs`), read (with
+//! `--tail`, `--since`, `--until`) across the rotated files in order and followed by
 //! `kiln logs`.
+
+mod driver;
+mod files;
+
+pub use driver::{LogConfig, LogConfigError, LogDriver, Rotation};
+pub use files::LogWriter;
 
 use crate::timefmt::{format_nanos, parse_rfc3339};
 use kiln_executor::{OutputLine, Stream};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -54,40 +62,6 @@ impl LogEntry {
     }
 }
 
-/// Appends entries to a container's log file.
-pub struct LogWriter {
-    path: PathBuf,
-    file: File,
-}
-
-impl LogWriter {
-    pub fn open(path: &Path) -> Result<Self, LogError> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| LogError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        Ok(LogWriter {
-            path: path.to_path_buf(),
-            file,
-        })
-    }
-
-    pub fn write(&mut self, entry: &LogEntry) -> Result<(), LogError> {
-        let mut line = serde_json::to_vec(entry).unwrap_or_default();
-        line.push(b'\n');
-        // One write per entry: readers following the file never see half an object
-        // unless the disk fills, and `read_entries` skips such a torn tail.
-        self.file.write_all(&line).map_err(|source| LogError::Io {
-            path: self.path.clone(),
-            source,
-        })
-    }
-}
-
 /// Which entries to show.
 #[derive(Debug, Clone, Default)]
 pub struct LogFilter {
@@ -129,59 +103,104 @@ fn read_from(reader: &mut BufReader<File>, start: u64) -> std::io::Result<(Vec<L
     Ok((out, pos))
 }
 
-fn open(path: &Path) -> Result<Option<File>, LogError> {
-    match File::open(path) {
-        Ok(f) => Ok(Some(f)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(LogError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+/// Where a reader stopped: the file (by inode, which survives rotation's renames) and the
+/// offset after its last complete line. `Default`: nothing read yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogCursor {
+    ino: u64,
+    offset: u64,
 }
 
-/// The entries of the log at `path` that pass `filter`, and the offset where they end.
-pub fn read_entries(path: &Path, filter: &LogFilter) -> Result<(Vec<LogEntry>, u64), LogError> {
-    let io = |source| LogError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let Some(file) = open(path)? else {
-        return Ok((Vec::new(), 0));
-    };
-    let (mut entries, end) = read_from(&mut BufReader::new(file), 0).map_err(io)?;
+/// The entries of the log at `path` (its rotated files first, oldest first) that pass
+/// `filter`, and where they end.
+pub fn read_entries(
+    path: &Path,
+    filter: &LogFilter,
+) -> Result<(Vec<LogEntry>, LogCursor), LogError> {
+    let mut entries = Vec::new();
+    let mut cursor = LogCursor::default();
+    for (ino, file) in files::open_chain(path)? {
+        let (mut got, end) = read_from(&mut BufReader::new(file), 0).map_err(io_at(path))?;
+        entries.append(&mut got);
+        cursor = LogCursor { ino, offset: end };
+    }
     entries.retain(|e| filter.admits(e));
     if let Some(n) = filter.tail {
         let skip = entries.len().saturating_sub(n);
         entries.drain(..skip);
     }
-    Ok((entries, end))
+    Ok((entries, cursor))
 }
 
-/// Calls `emit` for entries appended after `offset` until `still_running` says the writer is
-/// gone (then drains what is left). `emit` returning false stops early (reader went away).
+fn io_at(path: &Path) -> impl Fn(std::io::Error) -> LogError + '_ {
+    move |source| LogError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The complete entries written after `cursor`, and the new cursor: the rest of the file
+/// the cursor is in, then every newer file whole. When that file has been rotated away
+/// entirely (the reader fell more than max-file files behind), reading resumes at the
+/// start of the current file.
+fn read_after(path: &Path, cursor: LogCursor) -> Result<(Vec<LogEntry>, LogCursor), LogError> {
+    let io = io_at(path);
+    // Fast path: the current file is still the one the cursor is in.
+    match File::open(path) {
+        Ok(mut f) if f.metadata().map_err(&io)?.ino() == cursor.ino => {
+            f.seek(SeekFrom::Start(cursor.offset)).map_err(&io)?;
+            let (got, end) = read_from(&mut BufReader::new(f), cursor.offset).map_err(&io)?;
+            let next = LogCursor {
+                offset: end,
+                ..cursor
+            };
+            return Ok((got, next));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+        Ok(_) => {}
+    }
+    let chain = files::open_chain(path)?;
+    let (skip, offset) = match chain.iter().position(|(ino, _)| *ino == cursor.ino) {
+        Some(i) => (i, cursor.offset),
+        None if cursor == LogCursor::default() => (0, 0),
+        None => {
+            tracing::warn!(
+                "{}: the log rotated past the reader; lines in between are skipped",
+                path.display()
+            );
+            (chain.len().saturating_sub(1), 0)
+        }
+    };
+    let mut out = Vec::new();
+    let mut next = cursor;
+    for (k, (ino, mut f)) in chain.into_iter().enumerate().skip(skip) {
+        let start = if k == skip { offset } else { 0 };
+        f.seek(SeekFrom::Start(start)).map_err(&io)?;
+        let (mut got, end) = read_from(&mut BufReader::new(f), start).map_err(&io)?;
+        out.append(&mut got);
+        next = LogCursor { ino, offset: end };
+    }
+    Ok((out, next))
+}
+
+/// Calls `emit` for entries appended after `cursor` until `still_running` says the writer
+/// is gone (then drains what is left). `emit` returning false stops early (reader went away).
 pub fn follow(
     path: &Path,
-    mut offset: u64,
+    mut cursor: LogCursor,
     filter: &LogFilter,
     mut still_running: impl FnMut() -> bool,
     mut emit: impl FnMut(&LogEntry) -> bool,
 ) -> Result<(), LogError> {
-    let io = |source| LogError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     loop {
         // Sample liveness before reading so the last lines written before exit are drained.
         let running = still_running();
-        if let Some(mut file) = open(path)? {
-            file.seek(SeekFrom::Start(offset)).map_err(io)?;
-            let (entries, end) = read_from(&mut BufReader::new(file), offset).map_err(io)?;
-            offset = end;
-            for e in entries.iter().filter(|e| filter.admits(e)) {
-                if !emit(e) {
-                    return Ok(());
-                }
+        let (entries, next) = read_after(path, cursor)?;
+        cursor = next;
+        for e in entries.iter().filter(|e| filter.admits(e)) {
+            if !emit(e) {
+                return Ok(());
             }
         }
         if !running {
@@ -197,6 +216,7 @@ pub fn follow(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use std::time::UNIX_EPOCH;
 
     fn line(s: &str, secs: u64, stream: Stream) -> OutputLine {
@@ -212,7 +232,7 @@ mod tests {
     fn writes_docker_json_and_filters() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("log.json");
-        let mut w = LogWriter::open(&p).unwrap();
+        let mut w = LogWriter::open(&p, Rotation::default()).unwrap();
         for (i, s) in ["a", "b \"q\"", "c"].iter().enumerate() {
             let stream = if i == 1 {
                 Stream::Stderr
@@ -230,7 +250,7 @@ mod tests {
         );
         let (all, end) = read_entries(&p, &LogFilter::default()).unwrap();
         assert_eq!(all.len(), 3);
-        assert_eq!(end, raw.len() as u64);
+        assert_eq!(end.offset, raw.len() as u64);
         assert!(all[1].is_stderr());
         assert_eq!(all[1].log, "b \"q\"\n");
         let tail = LogFilter {
@@ -252,7 +272,7 @@ mod tests {
     fn torn_tail_is_left_for_later_and_follow_drains() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("log.json");
-        let mut w = LogWriter::open(&p).unwrap();
+        let mut w = LogWriter::open(&p, Rotation::default()).unwrap();
         w.write(&LogEntry::from_output(&line("x", 1, Stream::Stdout)))
             .unwrap();
         std::fs::OpenOptions::new()

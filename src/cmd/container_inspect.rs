@@ -163,6 +163,7 @@ pub fn inspect_value(root: &Path, rec: &ContainerRecord) -> Value {
             "DnsSearch": c.net.dns_search,
             "ExtraHosts": c.extra_hosts.iter().map(|(n, a)| format!("{n}:{a}")).collect::<Vec<_>>(),
             "RestartPolicy": { "Name": restart_name, "MaximumRetryCount": max_retries },
+            "LogConfig": { "Type": c.log.driver.name(), "Config": c.log.opts },
             "AutoRemove": c.auto_remove,
             "Memory": c.memory.unwrap_or(0),
             "CpuShares": c.cpu_shares.unwrap_or(0),

@@ -105,6 +105,8 @@ pub struct ContainerFlags {
     pub detach_keys: Option<String>,
     #[command(flatten)]
     pub net: super::network_opts::NetFlags,
+    #[command(flatten)]
+    pub log: super::log_opts::LogFlags,
 }
 
 fn duration_ns(flag: &str, v: &Option<String>) -> anyhow::Result<u64> {
@@ -327,6 +329,7 @@ impl ContainerFlags {
                 auto_remove: b.rm,
                 net,
                 isolation,
+                log: self.log.to_config()?,
                 ..ContainerConfig::default()
             },
         })

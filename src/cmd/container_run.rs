@@ -8,16 +8,19 @@ use kiln_runtime::{lifecycle, sigproxy, LifecycleError};
 use std::time::SystemTime;
 
 use super::container_opts::{kiln_binary, open_store, Basics, ContainerFlags};
+use super::image_source::{ensure_image, ImageSourceArgs};
 use crate::cli::GlobalArgs;
 
 pub fn run(
     global: &GlobalArgs,
     basics: Basics<'_>,
     flags: &ContainerFlags,
+    source: &ImageSourceArgs,
     detach: bool,
 ) -> anyhow::Result<i32> {
-    let store = open_store(global)?;
+    let store = std::sync::Arc::new(open_store(global)?);
     let mut req = flags.to_request(basics)?;
+    ensure_image(&store, basics.image, source)?;
     // Attached --rm: kiln removes the container after reading its exit code, so the
     // monitor must not remove it first.
     let remove_after = !detach && basics.rm;
@@ -35,7 +38,9 @@ pub fn run(
             Err(e) => Ok(start_failed(&store, &rec.id, &e, basics.rm)),
         };
     }
-    if basics.interactive || basics.tty {
+    // Without a log (`--log-driver none`) the output comes through the monitor's attach
+    // socket, as for `-i`/`-t`.
+    if basics.interactive || basics.tty || !rec.config.log.driver.keeps_file() {
         return interactive(&store, &kiln, &rec.id, basics, flags, remove_after);
     }
     sigproxy::start(store.root().to_path_buf(), rec.id.clone())?;

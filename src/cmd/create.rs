@@ -9,23 +9,22 @@ use crate::cli::GlobalArgs;
 pub struct CreateArgs {
     #[command(flatten)]
     pub opts: Box<ContainerOpts>,
+    /// --pull, --platform and the registry options for pulling a missing image
+    #[command(flatten)]
+    pub source: super::image_source::ImageSourceArgs,
 }
 
 pub fn run(global: &GlobalArgs, args: CreateArgs) -> anyhow::Result<i32> {
-    let store = open_store(global)?;
-    let rec = create_container(&store, &args.opts)?;
+    let store = std::sync::Arc::new(open_store(global)?);
+    // Flags are checked before anything is pulled.
+    let req = args.opts.to_request()?;
+    super::image_source::ensure_image(&store, &args.opts.image, &args.source)?;
+    let rec = create_with(&store, req, args.opts.flags.cidfile.as_deref())?;
     println!("{}", rec.id);
     Ok(0)
 }
 
 /// Creates the container and writes `--cidfile` (which must not exist yet, as Docker).
-pub fn create_container(
-    store: &kiln_cache::Store,
-    opts: &super::container_opts::ContainerOpts,
-) -> anyhow::Result<kiln_runtime::ContainerRecord> {
-    create_with(store, opts.to_request()?, opts.flags.cidfile.as_deref())
-}
-
 pub fn create_with(
     store: &kiln_cache::Store,
     req: kiln_runtime::CreateRequest,

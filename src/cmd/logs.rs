@@ -93,6 +93,13 @@ pub fn stream(
 pub fn run(global: &GlobalArgs, args: LogsArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
     let rec = lifecycle::find(&store, &args.container)?;
+    if !rec.config.log.driver.keeps_file() {
+        anyhow::bail!(
+            "configured logging driver does not support reading: container {} has log driver \"{}\" (its output goes only to attached clients; create it with --log-driver json-file or local to keep a log)",
+            rec.name,
+            rec.config.log.driver.name()
+        );
+    }
     let tail = match args.tail.as_str() {
         "all" | "-1" => None,
         n => Some(

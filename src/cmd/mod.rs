@@ -20,6 +20,7 @@ pub mod system;
 pub mod tag;
 pub mod unpack;
 
+pub mod image_source;
 pub mod login;
 pub mod logout;
 pub mod pull;
@@ -45,6 +46,7 @@ pub mod exec;
 pub mod export;
 pub mod isolation_opts;
 pub mod kill;
+pub mod log_opts;
 pub mod logs;
 pub mod network;
 pub mod network_opts;

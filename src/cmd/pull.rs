@@ -3,13 +3,14 @@
 //! each layer as soon as it has arrived, while the others are still downloading.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use kiln_cache::image::spec::{host_platform, media};
+use kiln_cache::image::spec::media;
 use kiln_cache::{ImageRecord, Reference, Store};
-use kiln_registry::{Descriptor, Digest, Platform, PlatformExt, ReferenceExt, RegistryClient};
+use kiln_registry::{Descriptor, Digest, Platform, ReferenceExt, RegistryClient};
 use kiln_solver::remote::blob_sink::BlobSink;
 
 use super::registry_opts::{runtime, ProgressView, RegistryArgs};
@@ -20,7 +21,8 @@ use crate::cli::GlobalArgs;
 pub struct PullArgs {
     /// Image to pull, e.g. busybox, registry:5000/team/app:v1 or app@sha256:…
     pub reference: String,
-    /// Platform to pull from a multi-platform image (os/arch[/variant]; default: this machine's)
+    /// Platform to pull from a multi-platform image: this machine's os/arch[/variant] (kiln
+    /// runs no other, it has no emulation)
     #[arg(long)]
     pub platform: Option<String>,
     /// Print only the image name
@@ -32,17 +34,35 @@ pub struct PullArgs {
 
 pub fn run(global: &GlobalArgs, args: PullArgs) -> anyhow::Result<i32> {
     let reference = Reference::parse(&args.reference)?;
-    let platform = match &args.platform {
-        Some(p) => Platform::parse(p)?,
-        None => {
-            let (os, arch) = host_platform();
-            Platform::parse(&format!("{os}/{arch}"))?
-        }
-    };
+    let platform = super::image_source::platform(args.platform.as_deref())?;
     let store = std::sync::Arc::new(open_store(global)?);
-    let view = ProgressView::new(args.quiet, false);
-    let client = args.registry.client(&view);
-    let result = runtime()?.block_on(pull_unpacking(&client, &store, &reference, &platform));
+    let mut out = std::io::stdout();
+    pull_and_report(
+        &store,
+        &reference,
+        &platform,
+        &args.registry,
+        args.quiet,
+        &mut out,
+    )?;
+    println!("{reference}");
+    Ok(0)
+}
+
+/// Pull as `kiln pull` shows it: per-layer progress on stderr (unless `quiet`), the layers
+/// unpacked, then the `Digest:`/`Status:` lines on `out` (stdout for `pull`, stderr when
+/// `run` or `create` pulls, keeping their stdout for the container's output or id).
+pub fn pull_and_report(
+    store: &Arc<Store>,
+    reference: &Reference,
+    platform: &Platform,
+    registry: &RegistryArgs,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<ImageRecord> {
+    let view = ProgressView::new(quiet, false);
+    let client = registry.client(&view);
+    let result = runtime()?.block_on(pull_unpacking(&client, store, reference, platform));
     view.finish();
     let (image, fetched) = result?;
     // Unpack now, as Docker does, so the first run does not pay for it (layers that were
@@ -50,19 +70,18 @@ pub fn run(global: &GlobalArgs, args: PullArgs) -> anyhow::Result<i32> {
     store
         .prepare_snapshots(&image)
         .with_context(|| format!("unpacking the layers of {reference}"))?;
-    if args.quiet {
-        println!("{reference}");
-    } else {
-        println!("Digest: {}", image.manifest_digest);
+    if !quiet {
         let status = if fetched {
             "Downloaded newer image for"
         } else {
             "Image is up to date for"
         };
-        println!("Status: {status} {}", reference.familiar());
-        println!("{reference}");
+        // The output is informational: a closed stream must not fail the pull.
+        let _ = writeln!(out, "Digest: {}", image.manifest_digest)
+            .and_then(|_| writeln!(out, "Status: {status} {}", reference.familiar()))
+            .and_then(|_| out.flush());
     }
-    Ok(0)
+    Ok(image)
 }
 
 /// Download the image into the store and record it; `true` when any blob was new. Layers

@@ -56,6 +56,9 @@ pub struct RunArgs {
     /// -d, the container runs under kiln's runtime (`kiln ps`, `logs`, ...)
     #[command(flatten)]
     pub container: Box<super::container_opts::ContainerFlags>,
+    /// --pull, --platform and the registry options for pulling a missing image
+    #[command(flatten)]
+    pub source: super::image_source::ImageSourceArgs,
     /// The image to run
     pub image: String,
     /// Command and arguments (replace the image's Cmd)
@@ -88,15 +91,16 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
             image: &args.image,
             command: &args.command,
         };
-        return super::container_run::run(global, basics, &args.container, args.detach);
+        return super::container_run::run(
+            global,
+            basics,
+            &args.container,
+            &args.source,
+            args.detach,
+        );
     }
-    let store = super::build::open_store_absolute(global)?;
-    let image = store.resolve_image(&args.image).with_context(|| {
-        format!(
-            "unable to find image {:?} in the store; build, load or pull it",
-            args.image
-        )
-    })?;
+    let store = std::sync::Arc::new(super::build::open_store_absolute(global)?);
+    let image = super::image_source::ensure_image(&store, &args.image, &args.source)?;
     let config = store.read_config(&image.config_digest)?;
     let cc = config.config.clone().unwrap_or_default();
     let argv = command_line(

@@ -65,10 +65,11 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl Hub {
-    /// Listens for attach clients when the container is interactive (`-t` or `-i`); needs
-    /// a tokio runtime context. Failure is logged: the container still runs, detached.
+    /// Listens for attach clients when the container is interactive (`-t` or `-i`) or
+    /// keeps no log (`--log-driver none`: attaching is then the only way to its output);
+    /// needs a tokio runtime context. Failure is logged: the container still runs, detached.
     pub fn bind_for(container_dir: &Path, cfg: &ContainerConfig) -> Option<Hub> {
-        if !(cfg.tty || cfg.open_stdin) {
+        if !(cfg.tty || cfg.open_stdin || !cfg.log.driver.keeps_file()) {
             return None;
         }
         match Self::bind(container_dir, cfg.open_stdin, cfg.tty) {

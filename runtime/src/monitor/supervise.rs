@@ -26,12 +26,17 @@ pub(super) async fn run_once(
     hub: Option<&crate::attach::server::Hub>,
 ) -> Result<kiln_executor::RunOutcome, kiln_executor::ExecError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<OutputLine>();
-    let mut log = match LogWriter::open(&paths.log()) {
-        Ok(l) => Some(l),
-        Err(e) => {
-            tracing::error!(id, "container output will not be logged: {e}");
-            None
+    // `--log-driver none`: output goes only to attached clients.
+    let mut log = if cfg.log.driver.keeps_file() {
+        match LogWriter::open(&paths.log(), cfg.log.rotation()) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::error!(id, "container output will not be logged: {e}");
+                None
+            }
         }
+    } else {
+        None
     };
     let writer = async move {
         while let Some(line) = rx.recv().await {
