@@ -228,7 +228,8 @@ impl RegistryClient {
                 Ok(resp) => return Ok(resp),
                 Err(e)
                     if attempt < max
-                        && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body()) =>
+                        && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body())
+                        && !unknown_host(&e) =>
                 {
                     let wait = policy.backoff(attempt - 1);
                     warn!(registry = %repo.registry, %method, url, error = %e, ?wait, "connection failed, retrying");
@@ -327,4 +328,44 @@ fn retry_after(headers: &HeaderMap) -> Option<std::time::Duration> {
         .parse()
         .ok()?;
     Some(std::time::Duration::from_secs(secs))
+}
+
+/// Whether the registry's host name does not resolve at all (getaddrinfo's EAI_NONAME /
+/// EAI_NODATA): retrying cannot help, unlike a temporary resolver failure (EAI_AGAIN).
+/// The resolver's error reaches us only as text in the error's source chain.
+fn unknown_host(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let text = err.to_string();
+        if text.contains("Name or service not known")
+            || text.contains("No address associated with hostname")
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unknown_host;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("dns error")]
+    struct Wrapper(#[source] std::io::Error);
+
+    #[test]
+    fn only_names_that_do_not_exist_are_final() {
+        let gone = Wrapper(std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        ));
+        assert!(unknown_host(&gone));
+        let flaky = Wrapper(std::io::Error::other(
+            "failed to lookup address information: Temporary failure in name resolution",
+        ));
+        assert!(!unknown_host(&flaky));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(!unknown_host(&refused));
+    }
 }
