@@ -93,6 +93,60 @@ pub struct BuildRequest {
     /// "The same build" for explanations (context, Dockerfile and target on the client).
     #[serde(default)]
     pub identity: String,
+    /// `--build-context NAME=…`. The files of local ones are uploaded with the main
+    /// context's, each source in its own directory (see [`BuildRequest::upload_dir`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub named_contexts: BTreeMap<String, NamedContextSpec>,
+    /// `--network` for every RUN: default, host or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// `--add-host NAME:IP`, as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_hosts: Vec<String>,
+    /// `--ulimit NAME=SOFT[:HARD]`, as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<String>,
+    /// `--shm-size`, as given (`64m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<String>,
+    /// `--annotation KEY=VALUE` for the manifest, as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<String>,
+    /// `--load`: name the image in the store even when other outputs are asked for.
+    #[serde(default)]
+    pub load: bool,
+}
+
+/// One `--build-context` value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NamedContextSpec {
+    /// A directory on the client: its selected files are uploaded. `exclude`: the
+    /// patterns of its `.dockerignore`, read on the client.
+    Local {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        exclude: Vec<String>,
+    },
+    /// `docker-image://REF`.
+    Image { reference: String },
+}
+
+impl BuildRequest {
+    /// Whether the upload holds each local source in its own directory
+    /// ([`BuildRequest::upload_dir`]): when a local named context is sent besides the
+    /// main context. Otherwise the tar holds the main context's files at its root, as
+    /// clients before named contexts send it.
+    pub fn uploads_by_source(&self) -> bool {
+        self.named_contexts
+            .values()
+            .any(|c| matches!(c, NamedContextSpec::Local { .. }))
+    }
+
+    /// The directory of the upload that holds the local source `name` (`context`,
+    /// `context:NAME`): its bytes in hex, so no name can escape or nest in another's.
+    pub fn upload_dir(name: &str) -> String {
+        name.bytes().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 /// One `--secret`: its id and value. The value's `Debug` is redacted, so a logged request
@@ -285,5 +339,34 @@ mod tests {
         )
         .unwrap();
         assert!(old.secrets.is_empty() && old.outputs.is_empty());
+        assert!(!old.uploads_by_source());
+    }
+
+    #[test]
+    fn named_contexts_round_trip_and_upload_dirs_cannot_escape() {
+        let mut req = BuildRequest {
+            add_hosts: vec!["db:10.0.0.2".into()],
+            ..Default::default()
+        };
+        req.named_contexts.insert(
+            "base".into(),
+            NamedContextSpec::Image {
+                reference: "busybox:1.36".into(),
+            },
+        );
+        assert!(!req.uploads_by_source());
+        req.named_contexts.insert(
+            "docs".into(),
+            NamedContextSpec::Local {
+                exclude: vec!["*.log".into()],
+            },
+        );
+        assert!(req.uploads_by_source());
+        let json = serde_json::to_string(&req).unwrap();
+        assert_eq!(serde_json::from_str::<BuildRequest>(&json).unwrap(), req);
+        assert_eq!(BuildRequest::upload_dir("context"), "636f6e74657874");
+        let odd = BuildRequest::upload_dir("context:../a/b");
+        assert!(odd.bytes().all(|b| b.is_ascii_hexdigit()), "{odd}");
+        assert_ne!(odd, BuildRequest::upload_dir("context:../a"));
     }
 }

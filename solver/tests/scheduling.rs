@@ -99,6 +99,7 @@ fn exec(g: &mut Graph, args: &[&str], inputs: Vec<Digest>) -> Digest {
         network: NetworkMode::Default,
         security: SecurityMode::Sandbox,
         mounts: vec![],
+        settings: Default::default(),
     });
     let origin = Origin {
         description: format!("RUN {}", args.join(" ")),

@@ -3,8 +3,6 @@
 //! tarball), and print the streamed progress with the in-process printers. Output, files
 //! written and exit codes are the in-process build's.
 
-use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
@@ -12,12 +10,13 @@ use bytes::Bytes;
 use clap::CommandFactory;
 use http_body_util::{BodyExt, StreamBody};
 use kiln_daemon::api::{
-    BuildRequest, BuildResult, Control, LocalSource, Prepared, Secret, StreamLine,
+    BuildRequest, BuildResult, Control, NamedContextSpec, Prepared, Secret, StreamLine,
 };
 use kiln_daemon::client::{Client, ClientError};
-use kiln_solver::context::{select, Entry, EntryKind, Matcher};
+use kiln_frontend::compile::NamedContext;
 
-use crate::cmd::build::{build_args, finish, input, logs, secrets, BuildArgs};
+use super::build_upload::{selection, write_tar, ChannelWriter};
+use crate::cmd::build::{build_args, compat, finish, input, logs, secrets, BuildArgs};
 use crate::progress::{printer, ProgressMode};
 
 /// `docker build`'s exit code for a failed build.
@@ -52,6 +51,20 @@ const TYPED_FLAGS: &[&str] = &[
     "root",
     "log_level",
     "host",
+    "build_contexts",
+    "network",
+    "add_hosts",
+    "ulimits",
+    "shm_size",
+    "annotations",
+    "load",
+    "rm",
+    "force_rm",
+    "compress",
+    "provenance",
+    "sbom",
+    "attest",
+    "allow",
     "tlsverify",
     "tlscacert",
     "tlscert",
@@ -81,74 +94,10 @@ pub fn typed(args: &BuildArgs) -> bool {
     })
 }
 
-/// The context entries the sources select, each path once.
-fn selection(ctx: &Path, sources: &[LocalSource]) -> anyhow::Result<Vec<Entry>> {
-    let mut all = BTreeMap::new();
-    for s in sources {
-        if s.name != "context" {
-            bail!(
-                "the build reads the local source {:?}, which kiln cannot send to the daemon yet",
-                s.name
-            );
-        }
-        let matcher = Matcher::from_patterns(&s.exclude)?;
-        let include = if s.include.is_empty() {
-            vec![".".to_string()]
-        } else {
-            s.include.clone()
-        };
-        for e in select(ctx, &include, &matcher)? {
-            all.insert(e.path.clone(), e);
-        }
-    }
-    Ok(all.into_values().collect())
-}
-
-/// Writes a tar stream into the request body channel in large chunks.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
-    buf: Vec<u8>,
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= 256 * 1024 {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::take(&mut self.buf));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::other("the daemon stopped reading the context"))
-    }
-}
-
-/// Tar exactly `entries` of `ctx`: modes, owners and link targets as they are (they are
-/// part of the checksums the cache keys use).
-fn write_tar(ctx: &Path, entries: &[Entry], out: ChannelWriter) -> anyhow::Result<()> {
-    let mut tar = tar::Builder::new(out);
-    tar.follow_symlinks(false);
-    for e in entries {
-        if e.path.is_empty() || e.path == "." || e.kind == EntryKind::Other {
-            continue;
-        }
-        let path = ctx.join(&e.path);
-        tar.append_path_with_name(&path, &e.path)
-            .with_context(|| format!("sending {} to the daemon", path.display()))?;
-    }
-    let mut w = tar.into_inner().context("finishing the context upload")?;
-    w.flush().context("finishing the context upload")?;
-    Ok(())
-}
-
 pub fn run(rt: &tokio::runtime::Runtime, client: &Client, args: &BuildArgs) -> anyhow::Result<i32> {
+    compat::check_attestations(&args.compat)?;
+    compat::check_entitlements(&args.compat)?;
+    let named = compat::named_contexts(&args.compat.build_contexts)?;
     let outputs = super::outputs::parse(&args.outputs)?;
     // A context or Dockerfile on stdin is read here, like any other, and its selected
     // files uploaded.
@@ -182,7 +131,29 @@ pub fn run(rt: &tokio::runtime::Runtime, client: &Client, args: &BuildArgs) -> a
         outputs: args.outputs.clone(),
         explain: args.explain,
         identity: logs::identity(args),
+        named_contexts: named
+            .compile
+            .iter()
+            .map(|(name, c)| {
+                let spec = match c {
+                    NamedContext::Local { exclude } => NamedContextSpec::Local {
+                        exclude: exclude.clone(),
+                    },
+                    NamedContext::Image(r) => NamedContextSpec::Image {
+                        reference: r.clone(),
+                    },
+                };
+                (name.clone(), spec)
+            })
+            .collect(),
+        network: args.compat.network.clone(),
+        add_hosts: args.compat.add_hosts.clone(),
+        ulimits: args.compat.ulimits.clone(),
+        shm_size: args.compat.shm_size.clone(),
+        annotations: args.compat.annotations.clone(),
+        load: args.compat.load,
     };
+    let by_source = req.uploads_by_source();
     let prepared: Prepared = rt
         .block_on(client.post_json("/v1/builds", &req))
         .map_err(super::api_error)?;
@@ -203,14 +174,17 @@ pub fn run(rt: &tokio::runtime::Runtime, client: &Client, args: &BuildArgs) -> a
             eprintln!("WARNING: {w}");
         }
     }
-    let entries = selection(&input.context, &sources)?;
-    tracing::debug!(files = entries.len(), "sending the selected context files");
+    let mut dirs = named.dirs.clone();
+    dirs.insert("context".to_string(), input.context.clone());
+    let files = selection(&dirs, &sources, by_source)?;
+    tracing::debug!(
+        files = files.iter().map(|f| f.entries.len()).sum::<usize>(),
+        "sending the selected context files"
+    );
     let (tx, rx) = tokio::sync::mpsc::channel(8);
-    let ctx = input.context.clone();
     let uploader = std::thread::spawn(move || {
         write_tar(
-            &ctx,
-            &entries,
+            &files,
             ChannelWriter {
                 tx,
                 buf: Vec::new(),

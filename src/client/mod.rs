@@ -7,6 +7,7 @@
 //! a daemon and in-process commands never write one store at once.
 
 mod build;
+mod build_upload;
 mod forward;
 mod outputs;
 mod terminal;

@@ -1,12 +1,15 @@
 //! `kiln build`: compile a Dockerfile, solve its graph on the local worker (store +
 //! executor), write the image and its outputs. Flags follow `docker build` / buildx.
 
+pub(crate) mod annotate;
 mod cache_io;
+pub(crate) mod compat;
 pub(crate) mod explain;
 pub(crate) mod failure;
 pub(crate) mod finish;
 pub(crate) mod input;
 pub(crate) mod logs;
+pub(crate) mod named;
 mod onerror;
 pub(crate) mod output;
 pub(crate) mod pull;
@@ -105,8 +108,9 @@ pub struct BuildArgs {
     /// Squash the layers the build adds above its base image into one
     #[arg(long)]
     pub squash: bool,
-    /// Always resolve base image tags against their registries (pulling newer images)
-    #[arg(long)]
+    /// Always resolve base image tags against their registries (pulling newer images);
+    /// --pull=false is the default
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false", overrides_with = "pull")]
     pub pull: bool,
     /// Push the image to the registry of every -t name
     #[arg(long)]
@@ -117,6 +121,9 @@ pub struct BuildArgs {
     /// Export build cache: type=registry,ref=NAME | type=local,dest=DIR | type=inline [,mode=min|max][,cache-mounts=true]
     #[arg(long = "cache-to")]
     pub cache_to: Vec<String>,
+    /// buildx / docker build flags: named contexts, RUN settings, annotations, compatibility
+    #[command(flatten)]
+    pub compat: compat::CompatArgs,
     #[command(flatten)]
     pub registry: super::registry_opts::RegistryArgs,
 }
@@ -148,6 +155,11 @@ fn jobs(args: &BuildArgs) -> usize {
 }
 
 pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
+    compat::check_attestations(&args.compat)?;
+    compat::check_entitlements(&args.compat)?;
+    let named = compat::named_contexts(&args.compat.build_contexts)?;
+    let (run_network, run_settings) = compat::run_settings(&args.compat)?;
+    let annotations = compat::annotations(&args.compat.annotations)?;
     let store = Arc::new(open_store_absolute(global)?);
     let host = platform::host_platform();
     if let Some(p) = &args.platform {
@@ -194,7 +206,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
         .build()
         .context("starting the build runtime")?;
     let registry = kiln_registry::RegistryClient::new(args.registry.client_config());
-    let resolver = resolver::StoreResolver::new(&store).with_puller(
+    let puller = || {
         pull::BasePuller {
             client: registry.clone(),
             handle: rt.handle().clone(),
@@ -202,8 +214,9 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
             verbose: !(args.quiet
                 || matches!(args.progress, ProgressMode::Quiet | ProgressMode::Rawjson)),
         }
-        .with_layer_progress(&args.registry, args.progress),
-    );
+        .with_layer_progress(&args.registry, args.progress)
+    };
+    let resolver = resolver::StoreResolver::new(&store).with_puller(puller());
     let opts = CompileOptions {
         build_args: build_args(&args.build_args),
         target: args.target.clone(),
@@ -211,6 +224,9 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
         build_platform: None,
         context_excludes: input.ignore.clone(),
         all_stages: false,
+        named_contexts: named.compile.clone(),
+        run_network,
+        run_settings,
     };
     let compiled = match compile(&input.dockerfile_name, &input.dockerfile, &opts, &resolver) {
         Ok(c) => c,
@@ -220,6 +236,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
             return Ok(BUILD_FAILED);
         }
     };
+    named::fetch_images(&puller(), &store, &compiled.graph, &named.compile)?;
     let quiet = args.quiet || args.progress == ProgressMode::Quiet;
     if !quiet {
         for w in &compiled.warnings {
@@ -237,6 +254,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
     let executor = Executor::new(super::executor_config::executor_config(global, state_dir)?);
     let mut locals = BTreeMap::new();
     locals.insert("context".to_string(), input.context.clone());
+    locals.extend(named.dirs.clone());
     // Everything the build writes or loads is leased until this guard drops (after the
     // image and outputs are written, or the failure is reported); a crashed build's lease
     // expires by itself.
@@ -348,7 +366,9 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
         source_date_epoch: epoch,
         base_history: resolver.base_history(&compiled.history),
     };
-    let tag_names: Vec<Reference> = if outputs.iter().all(OutputSpec::is_image) {
+    // --load (buildx): the image is named in the store besides the other outputs.
+    let named_in_store = args.compat.load || outputs.iter().all(OutputSpec::is_image);
+    let tag_names: Vec<Reference> = if named_in_store {
         names.clone()
     } else {
         Vec::new()
@@ -369,6 +389,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
     } else {
         write_image(&store, chain, &meta, &tag_names)?
     };
+    let image = annotate::annotate(&store, &image, &annotations, &tag_names)?;
     let mut push_names: Vec<Reference> = if args.push { names.clone() } else { Vec::new() };
     for o in image_outputs.iter().flatten() {
         for n in &o.names {

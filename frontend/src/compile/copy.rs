@@ -163,7 +163,7 @@ pub fn dispatch_copy(
         .cloned()
         .collect();
     let from_input = match &c.from {
-        Some(f) => Some(view.source(cx, &st.label, cmd, f)?),
+        Some(f) => Some(view.source(cx, &st.label, cmd, f, &local)?),
         None if !local.is_empty() => Some(context_source(cx, st, cmd, &local)?),
         None => None,
     };

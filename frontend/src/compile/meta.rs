@@ -157,7 +157,7 @@ fn prepare(
                 _ => None,
             })
             .collect(),
-        BaseRef::Scratch => Vec::new(),
+        BaseRef::Scratch | BaseRef::Local(_) => Vec::new(),
         BaseRef::Image(reference) => {
             let platform = plans[i]
                 .platform

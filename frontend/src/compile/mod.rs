@@ -5,7 +5,8 @@
 //!
 //! API:
 //! - [`compile`]`(file, data, &CompileOptions, &dyn ImageResolver) -> Result<Compiled, CompileError>`
-//! - [`CompileOptions`] (build args, target, platforms, context excludes),
+//! - [`CompileOptions`] (build args, target, platforms, context excludes, named
+//!   contexts ([`NamedContext`], [`local_source_name`]), RUN network and settings),
 //!   [`Compiled`] (`graph`, `root`, `config`, `history`, `warnings`, `platform`,
 //!   `proxy_env`).
 //! - [`ImageResolver`], [`ResolvedImage`], [`ResolveError`], [`NoImages`];
@@ -25,6 +26,7 @@ mod expose;
 mod history;
 mod meta;
 mod mounts;
+mod named;
 pub mod platform;
 pub mod reference;
 mod refs;
@@ -40,9 +42,10 @@ use std::collections::BTreeMap;
 /// The path helpers moved to the crate level; this keeps `compile::paths` working.
 pub use crate::paths;
 pub use error::CompileError;
+pub use named::{local_source_name, NamedContext};
 pub use resolver::{ImageResolver, NoImages, ResolveError, ResolvedImage};
 
-use crate::graph::{Digest, Graph, HistoryEntry, ImageConfig, Platform};
+use crate::graph::{Digest, Graph, HistoryEntry, ImageConfig, NetworkMode, Platform, RunSettings};
 use crate::instructions::{from_parse_result, Command};
 use crate::lint::{check_syntax, CheckConfig, LintWarning, Linter};
 use crate::parser::source::Source;
@@ -64,6 +67,13 @@ pub struct CompileOptions {
     pub context_excludes: Vec<String>,
     /// Compile every stage, not only those the target needs (what `kiln lint` does).
     pub all_stages: bool,
+    /// `--build-context NAME=VALUE`: what `FROM NAME`, `COPY --from=NAME` and
+    /// `RUN --mount=from=NAME` read instead of a stage or image of that name.
+    pub named_contexts: BTreeMap<String, NamedContext>,
+    /// `kiln build --network`: the network of every RUN without its own `--network`.
+    pub run_network: NetworkMode,
+    /// `kiln build --add-host/--ulimit/--shm-size`, given to every RUN.
+    pub run_settings: RunSettings,
 }
 
 /// A compiled Dockerfile.

@@ -94,7 +94,7 @@ pub fn run_mount(
     let (target, input, kind) = match m.kind {
         MountType::Bind => {
             let digest = match &from {
-                Some(f) => view.source(cx, &st.label, cmd, f)?,
+                Some(f) => view.source(cx, &st.label, cmd, f, std::slice::from_ref(&source))?,
                 None => context_source(cx, st, cmd, std::slice::from_ref(&source))?,
             };
             (
@@ -105,7 +105,7 @@ pub fn run_mount(
         }
         MountType::Cache => {
             let input = match &from {
-                Some(f) => input_of(view.source(cx, &st.label, cmd, f)?),
+                Some(f) => input_of(view.source(cx, &st.label, cmd, f, &[])?),
                 None => None,
             };
             let sharing = match m.cache_sharing() {

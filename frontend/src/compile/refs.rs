@@ -115,13 +115,15 @@ pub struct PlanView<'a> {
 }
 
 impl PlanView<'_> {
-    /// The filesystem `reference` names: a compiled stage's result, scratch, or an image.
+    /// The filesystem `reference` names: a compiled stage's result, a named context
+    /// (reading only `paths` of a local one), scratch, or an image.
     pub fn source(
         &self,
         cx: &mut Ctx,
         current: &str,
         cmd: &Command,
         reference: &str,
+        paths: &[String],
     ) -> Result<crate::graph::Digest, CompileError> {
         use crate::graph::{Op, Source};
         if let Some(i) = stage_ref(cx, self.plans, cmd, reference)? {
@@ -141,6 +143,11 @@ impl PlanView<'_> {
             end_line: cmd.end_line,
             description: cmd.original.trim().to_string(),
         };
+        if let Some((name, nc)) = super::named::lookup(cx, reference) {
+            let (name, nc) = (name.to_string(), nc.clone());
+            let platform = self.target_platform;
+            return super::named::source(cx, cmd, origin, (&name, &nc), paths, platform);
+        }
         if reference == "scratch" {
             return super::state::add(cx, Op::Source(Source::Scratch), vec![], origin);
         }

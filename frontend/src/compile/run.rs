@@ -104,8 +104,9 @@ pub fn dispatch_run(
         env: st.exec_env(),
         cwd: st.workdir.clone(),
         user: (!st.user.is_empty()).then(|| st.user.clone()),
+        // The build's --network for steps that do not choose (BuildKit: `default` defers).
         network: match r.network {
-            Net::Default => NetworkMode::Default,
+            Net::Default => cx.opts.run_network,
             Net::None => NetworkMode::None,
             Net::Host => NetworkMode::Host,
         },
@@ -114,6 +115,7 @@ pub fn dispatch_run(
             Sec::Insecure => SecurityMode::Insecure,
         },
         mounts,
+        settings: cx.opts.run_settings.clone(),
     };
     st.rootfs = add(cx, Op::Exec(exec), inputs, st.origin(cmd))?;
     let line = run_command_string(st, &args);

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::args::GlobalArgs;
+use super::named;
 use super::platform::parse_platform;
 use super::reference::normalize;
 use super::refs::{add_deps, unique_stage};
@@ -25,6 +26,8 @@ pub enum BaseRef {
     Scratch,
     /// A normalised image reference.
     Image(String),
+    /// A local named context (`--build-context NAME=DIR`), by name.
+    Local(String),
 }
 
 /// An instruction to dispatch (its own, or an ONBUILD trigger inherited from the base).
@@ -165,8 +168,18 @@ pub fn plan_stages(
             })?;
             platform = Some(p);
         }
-        let base = if let Some(i) = unique_stage(cx, &plans, &st.from, &base_name)? {
+        // A named context replaces the stage of its name (BuildKit: the stage is not
+        // built; its instructions are dropped).
+        let replaced = st
+            .name
+            .as_deref()
+            .and_then(|n| cx.opts.named_contexts.get_key_value(n));
+        let base = if let Some((name, nc)) = replaced {
+            named::base_ref(cx, &st.from, name, nc)?
+        } else if let Some(i) = unique_stage(cx, &plans, &st.from, &base_name)? {
             BaseRef::Stage(i)
+        } else if let Some((name, nc)) = named::lookup(cx, &base_name) {
+            named::base_ref(cx, &st.from, name, nc)?
         } else if base_name == "scratch" {
             BaseRef::Scratch
         } else {
@@ -186,11 +199,14 @@ pub fn plan_stages(
             from: st.from.clone(),
             base,
             platform,
-            steps: st
-                .commands
-                .iter()
-                .map(|c| Step { cmd: c.clone() })
-                .collect(),
+            steps: if replaced.is_some() {
+                Vec::new()
+            } else {
+                st.commands
+                    .iter()
+                    .map(|c| Step { cmd: c.clone() })
+                    .collect()
+            },
             triggers: Vec::new(),
             deps: BTreeMap::new(),
             resolved: None,

@@ -145,6 +145,10 @@ impl StageState {
                 let rootfs = add(cx, Op::Source(Source::Scratch), vec![], origin.clone())?;
                 StageState::fresh(rootfs, platform.clone(), empty_config(), Vec::new())
             }
+            BaseRef::Local(name) => {
+                let rootfs = super::named::local_rootfs(cx, name, origin.clone())?;
+                StageState::fresh(rootfs, platform.clone(), empty_config(), Vec::new())
+            }
             BaseRef::Image(reference) => {
                 let (config, history, pinned, empty) = match &plan.resolved {
                     Some(img) => {

@@ -182,6 +182,7 @@ mod tests {
             network: NetworkMode::Default,
             security: SecurityMode::Sandbox,
             mounts: vec![],
+            settings: Default::default(),
         })
     }
 

@@ -136,6 +136,45 @@ pub struct Exec {
     pub security: SecurityMode,
     /// Extra mounts; the root filesystem is not listed here.
     pub mounts: Vec<Mount>,
+    /// What `kiln build --add-host/--ulimit/--shm-size` give every RUN. Part of the digest
+    /// (they change what the command sees, as in BuildKit's exec meta); left out when
+    /// unset so graphs without them keep their digests.
+    #[serde(default, skip_serializing_if = "RunSettings::is_empty")]
+    pub settings: RunSettings,
+}
+
+/// Build-wide settings of RUN steps (`--add-host`, `--ulimit`, `--shm-size`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RunSettings {
+    /// Extra `/etc/hosts` entries, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<HostEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<Ulimit>,
+    /// Size of `/dev/shm` in bytes (the executor's default when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<u64>,
+}
+
+impl RunSettings {
+    pub fn is_empty(&self) -> bool {
+        self.extra_hosts.is_empty() && self.ulimits.is_empty() && self.shm_size.is_none()
+    }
+}
+
+/// One `/etc/hosts` line: `address name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostEntry {
+    pub name: String,
+    pub address: String,
+}
+
+/// One rlimit as Docker's `--ulimit name=soft:hard` names it (`nofile`, `nproc`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: u64,
+    pub hard: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -21,6 +21,7 @@ fn exec(cmd: &str, env: &[&str]) -> Op {
         network: NetworkMode::Default,
         security: SecurityMode::Sandbox,
         mounts: vec![],
+        settings: Default::default(),
     })
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use kiln_executor::{
     ContainerSpec, ExecError, Executor, NetworkMode as CNet, Rootfs, RunOptions, Stream as CStream,
 };
-use kiln_frontend::graph::{Exec, NetworkMode, SecurityMode};
+use kiln_frontend::graph::{Exec, NetworkMode, RunSettings, SecurityMode};
 use tokio::sync::mpsc;
 
 use super::mount::MountError;
@@ -36,6 +36,46 @@ pub enum ExecStepError {
     },
     #[error("RUN {0} is not supported yet; remove it or make it optional (required=false)")]
     Unsupported(&'static str),
+    #[error("--ulimit {0}: unknown limit; use one of core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack")]
+    UnknownUlimit(String),
+}
+
+/// The build's `--add-host`, `--ulimit` and `--shm-size`, as the graph carries them.
+fn apply_settings(spec: &mut ContainerSpec, s: &RunSettings) -> Result<(), ExecStepError> {
+    use kiln_executor::{Rlimit, RlimitKind as K};
+    for h in &s.extra_hosts {
+        spec.extra_hosts.push((h.name.clone(), h.address.clone()));
+    }
+    for u in &s.ulimits {
+        let kind = match u.name.as_str() {
+            "core" => K::Core,
+            "cpu" => K::Cpu,
+            "data" => K::Data,
+            "fsize" => K::Fsize,
+            "locks" => K::Locks,
+            "memlock" => K::Memlock,
+            "msgqueue" => K::Msgqueue,
+            "nice" => K::Nice,
+            "nofile" => K::Nofile,
+            "nproc" => K::Nproc,
+            "rss" => K::Rss,
+            "rtprio" => K::Rtprio,
+            "rttime" => K::Rttime,
+            "sigpending" => K::Sigpending,
+            "stack" => K::Stack,
+            other => return Err(ExecStepError::UnknownUlimit(other.to_string())),
+        };
+        spec.limits.rlimits.retain(|r| r.kind != kind);
+        spec.limits.rlimits.push(Rlimit {
+            kind,
+            soft: u.soft,
+            hard: u.hard,
+        });
+    }
+    if let Some(size) = s.shm_size {
+        spec.shm_size = Some(size);
+    }
+    Ok(())
 }
 
 /// What an Exec step needs besides its vertex.
@@ -142,6 +182,7 @@ pub async fn run_exec(
         NetworkMode::None => CNet::None,
         NetworkMode::Default | NetworkMode::Host => CNet::Host,
     };
+    apply_settings(&mut spec, &exec.settings).map_err(werr)?;
     // Mount guards must outlive the container run; they are undone when dropped below,
     // before the step directory goes.
     let mounts = {
@@ -252,4 +293,59 @@ pub async fn run_exec(
 
 fn setup_message(command: &str, e: &ExecError) -> String {
     format!("process {command} could not be started: {e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_executor::{Rlimit, RlimitKind};
+    use kiln_frontend::graph::{HostEntry, Ulimit};
+
+    fn spec() -> ContainerSpec {
+        ContainerSpec::new("t", Rootfs::Dir(PathBuf::from("/x")), vec!["true".into()])
+    }
+
+    #[test]
+    fn settings_reach_the_container_spec() {
+        let mut s = spec();
+        s.limits.rlimits.push(Rlimit {
+            kind: RlimitKind::Nofile,
+            soft: 1,
+            hard: 1,
+        });
+        let settings = RunSettings {
+            extra_hosts: vec![HostEntry {
+                name: "db".into(),
+                address: "10.0.0.1".into(),
+            }],
+            ulimits: vec![Ulimit {
+                name: "nofile".into(),
+                soft: 10,
+                hard: 20,
+            }],
+            shm_size: Some(4096),
+        };
+        apply_settings(&mut s, &settings).unwrap();
+        assert_eq!(s.extra_hosts, [("db".to_string(), "10.0.0.1".to_string())]);
+        // The build's limit replaces a default of the same kind.
+        assert_eq!(
+            s.limits.rlimits,
+            [Rlimit {
+                kind: RlimitKind::Nofile,
+                soft: 10,
+                hard: 20
+            }]
+        );
+        assert_eq!(s.shm_size, Some(4096));
+        let bad = RunSettings {
+            ulimits: vec![Ulimit {
+                name: "files".into(),
+                soft: 1,
+                hard: 1,
+            }],
+            ..RunSettings::default()
+        };
+        let e = apply_settings(&mut spec(), &bad).unwrap_err().to_string();
+        assert!(e.contains("--ulimit files"), "{e}");
+    }
 }

@@ -86,17 +86,7 @@ pub fn read_input(
         _ => Some(ctx_dir.join(".dockerignore")).filter(|p| p.is_file()),
     };
     let ignore = match ignore_file {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-            // Validate now, so a bad pattern is reported with its file and line.
-            Matcher::from_dockerignore(&text, &p.display().to_string())?;
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string)
-                .collect()
-        }
+        Some(p) => read_ignore_file(&p)?,
         None => Vec::new(),
     };
     Ok(BuildInput {
@@ -106,4 +96,17 @@ pub fn read_input(
         ignore,
         _tmp: tmp,
     })
+}
+
+/// The patterns of a `.dockerignore` file (comments and blanks dropped), validated so a
+/// bad pattern is reported with its file and line.
+pub fn read_ignore_file(p: &Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    Matcher::from_dockerignore(&text, &p.display().to_string())?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
 }

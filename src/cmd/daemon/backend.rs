@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cmd::build::output::{self, OutputSpec};
 use crate::cmd::build::{
-    explain, failure, finish, logs, no_cache_vertices, now_secs, pull, resolver, store,
+    annotate, compat, explain, failure, finish, logs, named, no_cache_vertices, now_secs, pull,
+    resolver, store,
 };
 
 /// `docker build`'s exit code for a failed build.
@@ -54,6 +55,11 @@ pub struct Session {
     outputs: Vec<OutputSpec>,
     explain: bool,
     identity: String,
+    /// The local sources the upload holds in directories of their own (empty: the
+    /// upload is the main context alone).
+    upload_sources: Vec<String>,
+    annotations: BTreeMap<String, String>,
+    load: bool,
 }
 
 fn error(e: anyhow::Error) -> ErrorBody {
@@ -95,6 +101,14 @@ impl KilnBackend {
                 anyhow::bail!("--platform {p}: kiln builds only for this machine's platform ({host}); cross-platform builds are not supported");
             }
         }
+        let (named, upload_sources) = named::from_request(&req);
+        let (run_network, run_settings) = compat::run_settings_of(
+            req.network.as_deref(),
+            &req.add_hosts,
+            &req.ulimits,
+            req.shm_size.as_deref(),
+        )?;
+        let annotations = compat::annotations(&req.annotations)?;
         let outputs = req
             .outputs
             .iter()
@@ -111,12 +125,13 @@ impl KilnBackend {
             .collect::<anyhow::Result<Vec<_>>>()?;
         // Base images the store lacks are pulled, as in-process; quietly (the daemon's
         // stderr is not the client's).
-        let resolver = resolver::StoreResolver::new(&self.store).with_puller(pull::BasePuller {
+        let puller = || pull::BasePuller {
             client: self.registry.clone(),
             handle: self.handle.clone(),
             always: req.pull,
             verbose: false,
-        });
+        };
+        let resolver = resolver::StoreResolver::new(&self.store).with_puller(puller());
         let opts = CompileOptions {
             build_args: req.build_args,
             target: req.target,
@@ -124,6 +139,9 @@ impl KilnBackend {
             build_platform: None,
             context_excludes: req.ignore,
             all_stages: false,
+            named_contexts: named,
+            run_network,
+            run_settings,
         };
         let dockerfile = req.dockerfile.into_bytes();
         let compiled = match compile(&req.dockerfile_name, &dockerfile, &opts, &resolver) {
@@ -135,6 +153,12 @@ impl KilnBackend {
                 })
             }
         };
+        named::fetch_images(
+            &puller(),
+            &self.store,
+            &compiled.graph,
+            &opts.named_contexts,
+        )?;
         let warnings = compiled.warnings.iter().map(|w| w.short()).collect();
         let no_cache = if req.no_cache {
             NoCache::All
@@ -176,6 +200,9 @@ impl KilnBackend {
                 outputs,
                 explain: req.explain,
                 identity: req.identity,
+                upload_sources,
+                annotations,
+                load: req.load,
             },
             warnings,
             sources,
@@ -217,8 +244,10 @@ impl BuildBackend for KilnBackend {
             graph.clone(),
             s.no_cache.clone(),
         );
-        let mut locals = BTreeMap::new();
-        locals.insert("context".to_string(), context);
+        let locals = match named::upload_locals(&context, &s.upload_sources) {
+            Ok(l) => l,
+            Err(e) => return exit_error(e),
+        };
         let worker = LocalWorker::new(
             self.store.clone(),
             Executor::new(self.executor.clone()),
@@ -293,13 +322,15 @@ impl BuildBackend for KilnBackend {
                 source_date_epoch: s.epoch,
                 base_history: s.base_history.clone(),
             };
-            // Tags only when the image is the build's only product, as in-process.
-            let tag_names: &[Reference] = if s.outputs.iter().all(OutputSpec::is_image) {
+            // Tags only when the image is the build's only product or --load asks, as
+            // in-process.
+            let tag_names: &[Reference] = if s.load || s.outputs.iter().all(OutputSpec::is_image) {
                 &s.names
             } else {
                 &[]
             };
             let image = write_image(&store, &finished.chain, &meta, tag_names)?;
+            let image = annotate::annotate(&store, &image, &s.annotations, tag_names)?;
             let written = super::outputs::Written {
                 finished: &finished,
                 image: &image,
