@@ -2,6 +2,7 @@
 //! executor), write the image and its outputs. Flags follow `docker build` / buildx.
 
 pub(crate) mod annotate;
+mod args;
 mod cache_io;
 pub(crate) mod compat;
 pub(crate) mod explain;
@@ -22,8 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use clap::Args;
-use kiln_cache::{Reference, Store};
+use kiln_cache::Reference;
 use kiln_executor::Executor;
 use kiln_frontend::compile::{compile, platform, CompileOptions};
 use kiln_frontend::graph::Graph;
@@ -34,125 +34,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::GlobalArgs;
 use crate::progress::{printer, ProgressMode};
+use args::jobs;
+pub use args::{build_args, BuildArgs};
 use output::OutputSpec;
 pub use store::open_store_absolute;
 use store::{record_keys, BuildLease};
 
 /// `docker build`'s exit code for a failed build.
-const BUILD_FAILED: i32 = 1;
-
-#[derive(Debug, Args)]
-pub struct BuildArgs {
-    /// Build context directory, or - for a tar archive on stdin
-    pub context: String,
-    /// Name and optionally tag the image (name:tag); repeatable
-    #[arg(short = 't', long = "tag")]
-    pub tags: Vec<String>,
-    /// The Dockerfile (default: CONTEXT/Dockerfile); - reads it from stdin
-    #[arg(short = 'f', long = "file")]
-    pub file: Option<String>,
-    /// Build this stage (default: the last one)
-    #[arg(long)]
-    pub target: Option<String>,
-    /// Build-time variable: NAME=value, or NAME to take it from the environment
-    #[arg(long = "build-arg")]
-    pub build_args: Vec<String>,
-    /// Do not use the cache for any step
-    #[arg(long)]
-    pub no_cache: bool,
-    /// Do not use the cache for these stages (comma separated or repeated)
-    #[arg(long = "no-cache-filter", value_delimiter = ',')]
-    pub no_cache_filter: Vec<String>,
-    /// Progress output: auto, tty, plain, rawjson or quiet
-    #[arg(long, value_enum, default_value = "auto")]
-    pub progress: ProgressMode,
-    /// Set a label on the image: key=value; repeatable
-    #[arg(long = "label")]
-    pub labels: Vec<String>,
-    /// Write the image id to this file
-    #[arg(long)]
-    pub iidfile: Option<std::path::PathBuf>,
-    /// Write the build result's metadata (image and config digests) as JSON to this file
-    #[arg(long)]
-    pub metadata_file: Option<std::path::PathBuf>,
-    /// Print only the image id; no progress
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Target platform (only the host's, linux/amd64 here)
-    #[arg(long)]
-    pub platform: Option<String>,
-    /// Steps run at once (default: number of CPUs)
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// Expose a secret to RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR; repeatable
-    #[arg(long = "secret")]
-    pub secrets: Vec<String>,
-    /// Forward an SSH agent to RUN --mount=type=ssh: default (SSH_AUTH_SOCK) or ID=SOCKET; repeatable
-    #[arg(long = "ssh")]
-    pub ssh: Vec<String>,
-    /// When a RUN fails: fail, or shell (an interactive shell in the failed step's container first)
-    #[arg(long = "on-error", value_enum, default_value = "fail")]
-    pub on_error: onerror::OnError,
-    /// After the build, say for each step that ran why it missed the cache
-    #[arg(long)]
-    pub explain: bool,
-    /// Keep every step's full log in this directory (default: under the store, newest builds)
-    #[arg(long = "logs")]
-    pub logs: Option<std::path::PathBuf>,
-    /// Store every step's result as an untagged image (printed), to start a shell in any
-    #[arg(long)]
-    pub keep_intermediate: bool,
-    /// Output: type=image|oci|docker|local|tar[,dest=PATH], or a directory
-    #[arg(short = 'o', long = "output")]
-    pub outputs: Vec<String>,
-    /// Squash the layers the build adds above its base image into one
-    #[arg(long)]
-    pub squash: bool,
-    /// Always resolve base image tags against their registries (pulling newer images);
-    /// --pull=false is the default
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value = "false", overrides_with = "pull")]
-    pub pull: bool,
-    /// Push the image to the registry of every -t name
-    #[arg(long)]
-    pub push: bool,
-    /// Import build cache: type=registry,ref=NAME | type=local,src=DIR[,cache-mounts=true]; repeatable
-    #[arg(long = "cache-from")]
-    pub cache_from: Vec<String>,
-    /// Export build cache: type=registry,ref=NAME | type=local,dest=DIR | type=inline [,mode=min|max][,cache-mounts=true]
-    #[arg(long = "cache-to")]
-    pub cache_to: Vec<String>,
-    /// buildx / docker build flags: named contexts, RUN settings, annotations, compatibility
-    #[command(flatten)]
-    pub compat: compat::CompatArgs,
-    #[command(flatten)]
-    pub registry: super::registry_opts::RegistryArgs,
-}
-
-pub(crate) fn build_args(list: &[String]) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for a in list {
-        match a.split_once('=') {
-            Some((k, v)) => {
-                out.insert(k.to_string(), v.to_string());
-            }
-            // Docker: a bare name takes the value from the environment, or is ignored.
-            None => {
-                if let Ok(v) = std::env::var(a) {
-                    out.insert(a.clone(), v);
-                }
-            }
-        }
-    }
-    out
-}
-
-fn jobs(args: &BuildArgs) -> usize {
-    args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    })
-}
+pub(crate) const BUILD_FAILED: i32 = 1;
 
 pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
     compat::check_attestations(&args.compat)?;
@@ -328,7 +217,7 @@ pub fn run(global: &GlobalArgs, args: BuildArgs) -> anyhow::Result<i32> {
                 SolveError::Step { vertex, .. } => Some(vertex),
                 _ => None,
             });
-            let code = report_failure(&store, &solver, &graph, &input, &compiled, &e);
+            let code = failure::report_failure(&store, &solver, &graph, &input, &compiled, &e);
             if args.keep_intermediate {
                 onerror::keep_intermediate(&store, solver.worker(), &graph, &compiled);
             }
@@ -514,49 +403,4 @@ pub(crate) fn no_cache_vertices(graph: &Graph, stages: &[String]) -> NoCache {
             .map(|v| v.digest.clone())
             .collect(),
     )
-}
-
-fn report_failure(
-    store: &Store,
-    solver: &Solver<LocalWorker>,
-    graph: &Graph,
-    input: &input::BuildInput,
-    compiled: &kiln_frontend::compile::Compiled,
-    e: &SolveError,
-) -> i32 {
-    eprintln!("ERROR: failed to solve: {e}");
-    let SolveError::Step { vertex, .. } = e else {
-        return BUILD_FAILED;
-    };
-    if let Some(v) = graph.get(vertex) {
-        if let Some(x) = failure::excerpt(&input.dockerfile_name, &input.dockerfile, &v.origin) {
-            eprintln!("{x}");
-        }
-    }
-    // Keep the state the failed step started from as an image, to debug it in a shell.
-    let last_good =
-        failure::failed_input(graph, vertex).and_then(|d| solver.worker().result_of(&d));
-    if let Some(chain) = last_good {
-        let mut config = compiled.config.clone();
-        config.user.clear();
-        config.entrypoint = None;
-        config.cmd = Some(vec!["sh".into()]);
-        let meta = ImageMeta {
-            config,
-            history: Vec::new(),
-            platform: compiled.platform.clone(),
-            created: now_secs(),
-            source_date_epoch: None,
-            base_history: Vec::new(),
-        };
-        match write_image(store, &chain, &meta, &[]) {
-            Ok(img) => eprintln!(
-                "the state before the failing step is image {}; start a shell in it with: kiln run -it --rm {} sh",
-                img.config_digest,
-                img.config_digest.short()
-            ),
-            Err(err) => tracing::warn!("storing the last good state as an image: {err}"),
-        }
-    }
-    BUILD_FAILED
 }

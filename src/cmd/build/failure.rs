@@ -43,6 +43,52 @@ pub fn failed_input(
     graph.get(failed)?.inputs.first().cloned()
 }
 
+/// Prints why the build failed (with the Dockerfile excerpt) and keeps the state the
+/// failed step started from as an image to debug; the exit code.
+pub(super) fn report_failure(
+    store: &kiln_cache::Store,
+    solver: &kiln_solver::Solver<kiln_solver::local::LocalWorker>,
+    graph: &Graph,
+    input: &super::input::BuildInput,
+    compiled: &kiln_frontend::compile::Compiled,
+    e: &kiln_solver::SolveError,
+) -> i32 {
+    eprintln!("ERROR: failed to solve: {e}");
+    let kiln_solver::SolveError::Step { vertex, .. } = e else {
+        return super::BUILD_FAILED;
+    };
+    if let Some(v) = graph.get(vertex) {
+        if let Some(x) = excerpt(&input.dockerfile_name, &input.dockerfile, &v.origin) {
+            eprintln!("{x}");
+        }
+    }
+    // Keep the state the failed step started from as an image, to debug it in a shell.
+    let last_good = failed_input(graph, vertex).and_then(|d| solver.worker().result_of(&d));
+    if let Some(chain) = last_good {
+        let mut config = compiled.config.clone();
+        config.user.clear();
+        config.entrypoint = None;
+        config.cmd = Some(vec!["sh".into()]);
+        let meta = kiln_solver::local::export::ImageMeta {
+            config,
+            history: Vec::new(),
+            platform: compiled.platform.clone(),
+            created: super::now_secs(),
+            source_date_epoch: None,
+            base_history: Vec::new(),
+        };
+        match kiln_solver::local::export::write_image(store, &chain, &meta, &[]) {
+            Ok(img) => eprintln!(
+                "the state before the failing step is image {}; start a shell in it with: kiln run -it --rm {} sh",
+                img.config_digest,
+                img.config_digest.short()
+            ),
+            Err(err) => tracing::warn!("storing the last good state as an image: {err}"),
+        }
+    }
+    super::BUILD_FAILED
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
