@@ -222,6 +222,29 @@ pub enum RlimitKind {
 }
 
 impl RlimitKind {
+    /// Docker's `--ulimit` name (`nofile`); `None` for a name Docker does not know.
+    pub fn from_docker_name(name: &str) -> Option<RlimitKind> {
+        use RlimitKind as K;
+        Some(match name {
+            "core" => K::Core,
+            "cpu" => K::Cpu,
+            "data" => K::Data,
+            "fsize" => K::Fsize,
+            "locks" => K::Locks,
+            "memlock" => K::Memlock,
+            "msgqueue" => K::Msgqueue,
+            "nice" => K::Nice,
+            "nofile" => K::Nofile,
+            "nproc" => K::Nproc,
+            "rss" => K::Rss,
+            "rtprio" => K::Rtprio,
+            "rttime" => K::Rttime,
+            "sigpending" => K::Sigpending,
+            "stack" => K::Stack,
+            _ => return None,
+        })
+    }
+
     /// The OCI name (`RLIMIT_NOFILE`).
     pub fn oci_name(self) -> &'static str {
         match self {

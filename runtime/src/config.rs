@@ -311,26 +311,8 @@ mod tests {
 
 /// Docker's `--ulimit name=soft[:hard]` (`nofile=1024:2048`).
 pub fn parse_ulimit(s: &str) -> Option<Rlimit> {
-    use kiln_executor::RlimitKind as K;
     let (name, vals) = s.split_once('=')?;
-    let kind = match name {
-        "core" => K::Core,
-        "cpu" => K::Cpu,
-        "data" => K::Data,
-        "fsize" => K::Fsize,
-        "locks" => K::Locks,
-        "memlock" => K::Memlock,
-        "msgqueue" => K::Msgqueue,
-        "nice" => K::Nice,
-        "nofile" => K::Nofile,
-        "nproc" => K::Nproc,
-        "rss" => K::Rss,
-        "rtprio" => K::Rtprio,
-        "rttime" => K::Rttime,
-        "sigpending" => K::Sigpending,
-        "stack" => K::Stack,
-        _ => return None,
-    };
+    let kind = kiln_executor::RlimitKind::from_docker_name(name)?;
     let (soft, hard) = match vals.split_once(':') {
         Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
         None => {

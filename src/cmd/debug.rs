@@ -2,7 +2,6 @@
 //! (the build graph a Dockerfile compiles to, as JSON or Graphviz DOT). Both read the
 //! Dockerfile given with `-f` (`-` for stdin) and do not touch the store.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -78,25 +77,6 @@ pub fn read_dockerfile(path: &PathBuf) -> anyhow::Result<(String, Vec<u8>)> {
     Ok((path.display().to_string(), data))
 }
 
-/// `--build-arg NAME=value`, or `--build-arg NAME` taking the value from the environment
-/// (skipped when unset), as `docker build` does.
-pub fn build_args(raw: &[String]) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for a in raw {
-        match a.split_once('=') {
-            Some((k, v)) => {
-                out.insert(k.to_string(), v.to_string());
-            }
-            None => {
-                if let Ok(v) = std::env::var(a) {
-                    out.insert(a.clone(), v);
-                }
-            }
-        }
-    }
-    out
-}
-
 fn parse(args: ParseArgs) -> anyhow::Result<i32> {
     let (name, data) = read_dockerfile(&args.file)?;
     let parsed = kiln_frontend::parser::parse(&name, &data)?;
@@ -111,7 +91,7 @@ fn graph(args: GraphArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let opts = CompileOptions {
-        build_args: build_args(&args.build_args),
+        build_args: super::build::build_args(&args.build_args),
         target: args.target.clone(),
         target_platform,
         ..CompileOptions::default()

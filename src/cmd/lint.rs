@@ -8,7 +8,8 @@ use clap::Args;
 use kiln_frontend::compile::{CompileOptions, NoImages};
 use kiln_frontend::lint::lint;
 
-use super::debug::{build_args, emit, read_dockerfile};
+use super::build::build_args;
+use super::debug::{emit, read_dockerfile};
 use crate::cli::GlobalArgs;
 
 /// What `docker build --check` exits with when checks fail.

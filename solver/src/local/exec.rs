@@ -42,29 +42,13 @@ pub enum ExecStepError {
 
 /// The build's `--add-host`, `--ulimit` and `--shm-size`, as the graph carries them.
 fn apply_settings(spec: &mut ContainerSpec, s: &RunSettings) -> Result<(), ExecStepError> {
-    use kiln_executor::{Rlimit, RlimitKind as K};
+    use kiln_executor::{Rlimit, RlimitKind};
     for h in &s.extra_hosts {
         spec.extra_hosts.push((h.name.clone(), h.address.clone()));
     }
     for u in &s.ulimits {
-        let kind = match u.name.as_str() {
-            "core" => K::Core,
-            "cpu" => K::Cpu,
-            "data" => K::Data,
-            "fsize" => K::Fsize,
-            "locks" => K::Locks,
-            "memlock" => K::Memlock,
-            "msgqueue" => K::Msgqueue,
-            "nice" => K::Nice,
-            "nofile" => K::Nofile,
-            "nproc" => K::Nproc,
-            "rss" => K::Rss,
-            "rtprio" => K::Rtprio,
-            "rttime" => K::Rttime,
-            "sigpending" => K::Sigpending,
-            "stack" => K::Stack,
-            other => return Err(ExecStepError::UnknownUlimit(other.to_string())),
-        };
+        let kind = RlimitKind::from_docker_name(&u.name)
+            .ok_or_else(|| ExecStepError::UnknownUlimit(u.name.clone()))?;
         spec.limits.rlimits.retain(|r| r.kind != kind);
         spec.limits.rlimits.push(Rlimit {
             kind,
