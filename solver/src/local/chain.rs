@@ -178,18 +178,24 @@ impl Chain {
 /// A chain shared between steps without copying.
 pub type SharedChain = Arc<Chain>;
 
+/// A made-up layer `n` for tests (digests of `d<n>`/`b<n>`).
+#[cfg(test)]
+pub(crate) fn test_layer(n: u8, created: Option<i64>) -> Layer {
+    Layer {
+        diff_id: Digest::of_bytes(&[b'd', n]),
+        blob: Digest::of_bytes(&[b'b', n]),
+        size: 1,
+        media_type: LAYER_MEDIA_TYPE.into(),
+        created,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn layer(n: u8, created: Option<i64>) -> Layer {
-        Layer {
-            diff_id: Digest::of_bytes(&[b'd', n]),
-            blob: Digest::of_bytes(&[b'b', n]),
-            size: 1,
-            media_type: LAYER_MEDIA_TYPE.into(),
-            created,
-        }
+        test_layer(n, created)
     }
 
     #[test]

@@ -202,17 +202,7 @@ pub fn write_image(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::local::chain::{Layer, LAYER_MEDIA_TYPE};
-
-    fn layer(n: u8, created: Option<i64>) -> Layer {
-        Layer {
-            diff_id: Digest::of_bytes(&[b'd', n]),
-            blob: Digest::of_bytes(&[b'b', n]),
-            size: 1,
-            media_type: LAYER_MEDIA_TYPE.into(),
-            created,
-        }
-    }
+    use crate::local::chain::test_layer as layer;
 
     fn entry(by: &str, empty_layer: bool) -> HistoryEntry {
         HistoryEntry {
