@@ -93,6 +93,13 @@ fn a_plain_foreground_run_is_on_the_default_bridge() {
         1,
         "only the web server's endpoint stays: {veths:?}"
     );
+    // The run's veth goes with its namespace (the kernel removes it in the background).
+    let ports = std::path::Path::new("/sys/class/net")
+        .join(net.names().bridge)
+        .join("brif");
+    net.eventually("the foreground run's veth to leave the bridge", || {
+        std::fs::read_dir(&ports).map(|d| d.count()).unwrap_or(0) == 1
+    });
 
     // `--network host` in the foreground still sees the host's interfaces.
     let seen = sorted(&net.ok(&[

@@ -232,14 +232,17 @@ impl NetworkManager {
     /// container's namespace is already gone (its veth went with it).
     pub fn detach(&self, container_id: &str, network: &str) -> Result<(), ManagerError> {
         self.store
-            .update(|state| self.detach_locked(state, container_id, network))
+            .update(|state| self.detach_locked(state, container_id, network, true))
     }
 
+    /// `delete_link`: remove the host side of the veth now; false when the container's
+    /// namespace is already released and the kernel removes the pair with it.
     fn detach_locked(
         &self,
         state: &mut State,
         container_id: &str,
         network: &str,
+        delete_link: bool,
     ) -> Result<(), ManagerError> {
         let name = find(state, network)?.name.clone();
         let Some(net) = state.networks.get_mut(&name) else {
@@ -252,7 +255,9 @@ impl NetworkManager {
             });
         };
         let icc = net.icc;
-        netlink::delete_link(&ep.host_veth)?;
+        if delete_link {
+            netlink::delete_link(&ep.host_veth)?;
+        }
         if !icc {
             self.firewall.apply(state)?;
         }
@@ -270,6 +275,18 @@ impl NetworkManager {
 
     /// Disconnects a container from every network (container stop/removal).
     pub fn detach_all(&self, container_id: &str) -> Result<(), ManagerError> {
+        self.detach_every(container_id, true)
+    }
+
+    /// [`Self::detach_all`] for a container whose network namespace has already been
+    /// released (no process in it, its pin unmounted): the kernel removes the veth pairs
+    /// with the namespace in the background, so only addresses, records, hosts files and
+    /// rules change here. Spares the synchronous link deletion (an RCU wait of ~10 ms).
+    pub fn release_all(&self, container_id: &str) -> Result<(), ManagerError> {
+        self.detach_every(container_id, false)
+    }
+
+    fn detach_every(&self, container_id: &str, delete_links: bool) -> Result<(), ManagerError> {
         self.store.update(|state| {
             let names: Vec<String> = state
                 .networks
@@ -278,7 +295,7 @@ impl NetworkManager {
                 .map(|n| n.name.clone())
                 .collect();
             for n in names {
-                self.detach_locked(state, container_id, &n)?;
+                self.detach_locked(state, container_id, &n, delete_links)?;
             }
             Ok(())
         })

@@ -105,7 +105,15 @@ impl Foreground {
 
 impl Drop for Foreground {
     fn drop(&mut self) {
-        super::teardown_logged(&self.root, &self.id);
+        // The container has exited: unpinning its namespace lets the kernel remove the
+        // veth pair with it in the background, so only the records are updated here.
+        let released = netns::remove(&self.ns)
+            .map_err(NetError::from)
+            .and_then(|()| Ok(super::manager(&self.root)?.release_all(&self.id)?));
+        if let Err(e) = released {
+            tracing::debug!(id = %self.id, "releasing the foreground network: {e}; tearing down");
+            super::teardown_logged(&self.root, &self.id);
+        }
         let _ = std::fs::remove_file(lock_dir(&self.root).join(&self.id));
         self.lock.take();
     }
