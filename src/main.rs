@@ -18,7 +18,14 @@ fn main() {
     // and the `exec` helper ("kiln-container-exec", single-threaded for setns + fork).
     kiln_runtime::monitor::maybe_run();
     kiln_runtime::exec::maybe_run();
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help/--version print and succeed; usage errors exit as Docker's do.
+            let _ = e.print();
+            std::process::exit(exit::usage_error_code(&e));
+        }
+    };
     cli::init_logging(&cli.global);
     let code = match cmd::run(cli) {
         Ok(code) => code,

@@ -113,9 +113,9 @@ fn containers_stdin_and_exit_codes_travel_through_the_daemon() {
     d.ok(&["stop", "-t", "1", id]);
     d.ok(&["rm", id]);
     assert!(!d.ok(&["ps", "-a"]).contains(&id[..12]));
-    // A command kiln does not know: clap's usage error and exit code, from the daemon.
+    // A command kiln does not know: the usage error and Docker's exit code 1, from the daemon.
     let out = d.run(&["no-such-command"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     // A command that does not read stdin leaves it to whoever reads next (a script's
     // loop, here `cat`).
     let kiln_cmd = format!(

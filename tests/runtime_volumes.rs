@@ -70,7 +70,10 @@ fn named_volumes_persist_and_binds_mount() {
     rt.ok(&["rm", &c]);
     assert_eq!(rt.ok(&["volume", "rm", "data"]).trim(), "data");
     rt.ok(&["volume", "create", "spare"]);
-    assert!(rt.ok(&["volume", "prune", "-f"]).contains("spare"));
+    // As Docker 23+: a named volume is pruned only with --all.
+    assert!(!rt.ok(&["volume", "prune", "-f"]).contains("spare"));
+    assert_eq!(rt.ok(&["volume", "ls", "-q"]), "spare\n");
+    assert!(rt.ok(&["volume", "prune", "-a", "-f"]).contains("spare"));
     assert!(rt.ok(&["volume", "ls", "-q"]).is_empty());
 }
 

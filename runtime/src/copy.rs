@@ -27,6 +27,10 @@ pub enum CopyError {
     NotFound { id: String, path: String },
     #[error("destination directory {0} does not exist in the container")]
     NoParent(String),
+    #[error(
+        "destination {0} must be a directory in the container when copying a tar stream from stdin"
+    )]
+    NotADirectory(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CopyError + '_ {
@@ -59,28 +63,90 @@ pub fn copy_from(
     dest: &Path,
 ) -> Result<(), CopyError> {
     let v = view(store, rec, false)?;
-    let root = v.path();
-    // Resolve the directory part inside the root; the last component is taken as it is
-    // (a symlink is copied as a link, as Docker does without -L).
+    let (abs, md) = locate(v.path(), rec, src)?;
+    let target = match (dest.is_dir(), Path::new(src).file_name()) {
+        (true, Some(n)) => dest.join(n),
+        _ => dest.to_path_buf(),
+    };
+    copy_tree(&abs, &md, &target, &mut |_| Ok(None))
+}
+
+/// The host path and metadata of container path `src` under `root`. The directory part
+/// is resolved inside the root; the last component is taken as it is (a symlink is
+/// copied as a link, as Docker does without -L).
+fn locate(
+    root: &Path,
+    rec: &ContainerRecord,
+    src: &str,
+) -> Result<(PathBuf, std::fs::Metadata), CopyError> {
     let src_path = Path::new(src);
-    let name = src_path.file_name().map(|n| n.to_owned());
     let parent = src_path
         .parent()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|| "/".into());
     let mut abs = root.join(resolve_in_root(root, &parent)?);
-    if let Some(n) = &name {
+    if let Some(n) = src_path.file_name() {
         abs.push(n);
     }
     let md = std::fs::symlink_metadata(&abs).map_err(|_| CopyError::NotFound {
         id: crate::ids::short(&rec.id).to_string(),
         path: src.to_string(),
     })?;
-    let target = match (dest.is_dir(), &name) {
-        (true, Some(n)) => dest.join(n),
-        _ => dest.to_path_buf(),
-    };
-    copy_tree(&abs, &md, &target, &mut |_| Ok(None))
+    Ok((abs, md))
+}
+
+/// `cp CONTAINER:SRC -`: SRC as a tar stream on `out`, named by its last component.
+pub fn copy_from_as_tar(
+    store: &Store,
+    rec: &ContainerRecord,
+    src: &str,
+    out: impl io::Write,
+) -> Result<(), CopyError> {
+    let v = view(store, rec, false)?;
+    let (abs, md) = locate(v.path(), rec, src)?;
+    let name = Path::new(src)
+        .file_name()
+        .map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let mut tar = tar::Builder::new(out);
+    tar.follow_symlinks(false);
+    tar.mode(tar::HeaderMode::Complete);
+    if md.is_dir() {
+        tar.append_dir_all(&name, &abs)
+    } else {
+        tar.append_path_with_name(&abs, &name)
+    }
+    .map_err(io_err(&abs))?;
+    tar.finish().map_err(io_err(&abs))
+}
+
+/// `cp - CONTAINER:DEST`: unpacks the tar stream `input` into directory DEST. The stream
+/// is staged in the store first, then copied in as `cp DIR/ENTRY CONTAINER:DEST` would,
+/// so every path is resolved inside the container's root.
+pub fn copy_to_from_tar(
+    store: &Store,
+    rec: &ContainerRecord,
+    input: impl io::Read,
+    dest: &str,
+) -> Result<(), CopyError> {
+    {
+        let v = view(store, rec, false)?;
+        let resolved = v.path().join(resolve_in_root(v.path(), dest)?);
+        if !resolved.is_dir() {
+            return Err(CopyError::NotADirectory(dest.to_string()));
+        }
+    }
+    let staging = tempfile::Builder::new()
+        .prefix("cp-stdin-")
+        .tempdir_in(store.root())
+        .map_err(io_err(store.root()))?;
+    tar::Archive::new(input)
+        .unpack(staging.path())
+        .map_err(io_err(staging.path()))?;
+    for e in std::fs::read_dir(staging.path()).map_err(io_err(staging.path()))? {
+        let e = e.map_err(io_err(staging.path()))?;
+        copy_to(store, rec, &e.path(), dest)?;
+    }
+    Ok(())
 }
 
 /// `cp HOST_SRC CONTAINER:DEST`.

@@ -260,6 +260,16 @@ pub fn stop(
     reference: &str,
     timeout: Option<Duration>,
 ) -> Result<ContainerRecord, LifecycleError> {
+    stop_with_signal(store, reference, timeout, None)
+}
+
+/// `stop` with `signal` (`kiln stop -s`) instead of the container's stop signal.
+pub fn stop_with_signal(
+    store: &Store,
+    reference: &str,
+    timeout: Option<Duration>,
+    signal_override: Option<i32>,
+) -> Result<ContainerRecord, LifecycleError> {
     let rec = find(store, reference)?;
     if !monitor_alive(&rec) {
         return Ok(rec);
@@ -268,7 +278,7 @@ pub fn stop(
     thaw_if_paused(store, &rec)?;
     let timeout = timeout.unwrap_or(Duration::from_secs(rec.config.stop_timeout));
     if rec.pid > 0 {
-        if let Err(e) = signal(&rec, rec.config.stop_signal) {
+        if let Err(e) = signal(&rec, signal_override.unwrap_or(rec.config.stop_signal)) {
             tracing::debug!("stop signal: {e}");
         }
     }

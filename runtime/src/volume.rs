@@ -162,11 +162,12 @@ pub fn remove(store: &Store, name: &str) -> Result<(), VolumeError> {
     }
 }
 
-/// Removes every volume no container uses; returns their names.
-pub fn prune(store: &Store) -> Result<Vec<String>, VolumeError> {
+/// Removes the anonymous volumes no container uses (named ones too with `all`, as Docker
+/// 23+'s `volume prune --all`: a volume someone named is kept data); returns their names.
+pub fn prune(store: &Store, all: bool) -> Result<Vec<String>, VolumeError> {
     let mut removed = Vec::new();
     for v in list(store)? {
-        if users(store, &v.name)?.is_empty() {
+        if (all || v.anonymous) && users(store, &v.name)?.is_empty() {
             remove(store, &v.name)?;
             removed.push(v.name);
         }

@@ -63,8 +63,13 @@ pub fn command(rec: &ContainerRecord, no_trunc: bool) -> String {
     }
 }
 
-/// The header line of a `table …` format: each `{{.Field}}` becomes Docker's column name.
+/// The header line of a `ps` `table …` format: each `{{.Field}}` becomes Docker's column name.
 pub fn table_header(tpl: &str) -> String {
+    table_header_with(tpl, column_name)
+}
+
+/// The header line of a `table …` format, with `column` naming each field.
+pub fn table_header_with(tpl: &str, column: fn(&str) -> &'static str) -> String {
     let mut out = String::new();
     let mut rest = tpl;
     while let Some(start) = rest.find("{{") {
@@ -75,7 +80,7 @@ pub fn table_header(tpl: &str) -> String {
             return out.replace("\\t", "\t");
         };
         let field = after[..end].trim().trim_start_matches('.');
-        out.push_str(column_name(field));
+        out.push_str(column(field));
         rest = &after[end + 2..];
     }
     out.push_str(rest);

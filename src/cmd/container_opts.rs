@@ -266,6 +266,7 @@ impl ContainerFlags {
             );
         }
         env.extend(b.env.iter().cloned());
+        check_env_and_workdir(&env, b.workdir)?;
         let cpu_quota = match self.cpus {
             Some(c) => Some(
                 kiln_runtime::config::cpus_quota(c)
@@ -334,6 +335,18 @@ impl ContainerFlags {
             },
         })
     }
+}
+
+/// Docker's own checks of `-e`/`--env-file` and `-w`: a variable needs a name, a working
+/// directory an absolute path (both paths of `run` call this).
+pub fn check_env_and_workdir(env: &[String], workdir: Option<&str>) -> anyhow::Result<()> {
+    if let Some(bad) = env.iter().find(|e| e.starts_with('=')) {
+        bail!("invalid environment variable: {bad} (use NAME=value or NAME)");
+    }
+    if let Some(w) = workdir.filter(|w| !w.starts_with('/')) {
+        bail!("the working directory {w:?} is invalid, it needs to be an absolute path");
+    }
+    Ok(())
 }
 
 /// The store with an absolute root: monitors run with `/` as their working directory.

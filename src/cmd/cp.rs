@@ -1,8 +1,9 @@
 //! `kiln cp CONTAINER:SRC DEST` and `kiln cp SRC CONTAINER:DEST`.
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use clap::Args;
 use kiln_runtime::{copy, lifecycle};
+use std::io::Write;
 use std::path::Path;
 
 use super::container_opts::open_store;
@@ -10,9 +11,9 @@ use crate::cli::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct CpArgs {
-    /// CONTAINER:PATH or a host path
+    /// CONTAINER:PATH, a host path, or - (a tar stream on stdin)
     pub src: String,
-    /// CONTAINER:PATH or a host path
+    /// CONTAINER:PATH, a host path, or - (a tar stream on stdout)
     pub dest: String,
 }
 
@@ -28,6 +29,17 @@ fn split(arg: &str) -> Option<(&str, &str)> {
 pub fn run(global: &GlobalArgs, args: CpArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
     match (split(&args.src), split(&args.dest)) {
+        // `-` is a tar stream on stdout or stdin, as Docker's.
+        (Some((c, p)), None) if args.dest == "-" => {
+            let rec = lifecycle::find(&store, c)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            copy::copy_from_as_tar(&store, &rec, &absolute(p), &mut out)?;
+            out.flush().context("writing the tar stream to stdout")?;
+        }
+        (None, Some((c, p))) if args.src == "-" => {
+            let rec = lifecycle::find(&store, c)?;
+            copy::copy_to_from_tar(&store, &rec, std::io::stdin().lock(), &absolute(p))?;
+        }
         (Some((c, p)), None) => {
             let rec = lifecycle::find(&store, c)?;
             copy::copy_from(&store, &rec, &absolute(p), Path::new(&args.dest))?;

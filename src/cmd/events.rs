@@ -64,8 +64,8 @@ fn matches(filters: &[(String, String)], e: &Event) -> bool {
 
 fn print(e: &Event, format: &Option<String>) -> anyhow::Result<bool> {
     let line = match format.as_deref() {
-        Some("json") | Some("{{json .}}") => serde_json::to_string(e)?,
-        Some(f) => render_template(f, &serde_json::to_value(e)?)?,
+        Some("json") | Some("{{json .}}") => docker_json(e)?.to_string(),
+        Some(f) => render_template(f, &template_value(e)?)?,
         None => {
             let secs = e.time_nano / 1_000_000_000;
             let ns = (e.time_nano % 1_000_000_000) as u32;
@@ -134,4 +134,39 @@ pub fn run(global: &GlobalArgs, args: EventsArgs) -> anyhow::Result<i32> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The event as Docker's API prints it: container events also carry the older
+/// `status`, `id` and `from` keys that scripts still read.
+fn docker_json(e: &Event) -> anyhow::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(e)?;
+    if let (Some(m), "container") = (v.as_object_mut(), e.kind.as_str()) {
+        m.insert("status".into(), e.action.clone().into());
+        m.insert("id".into(), e.actor.id.clone().into());
+        if let Some(image) = e.actor.attributes.get("image") {
+            m.insert("from".into(), image.clone().into());
+        }
+    }
+    Ok(v)
+}
+
+/// What `--format` templates see: Docker's Go field names (`.Status`, `.ID`, `.From`,
+/// `.Time`, …) besides the JSON keys.
+fn template_value(e: &Event) -> anyhow::Result<serde_json::Value> {
+    let mut v = docker_json(e)?;
+    if let Some(m) = v.as_object_mut() {
+        for (json_key, go_name) in [
+            ("status", "Status"),
+            ("id", "ID"),
+            ("from", "From"),
+            ("scope", "Scope"),
+            ("time", "Time"),
+            ("timeNano", "TimeNano"),
+        ] {
+            if let Some(x) = m.get(json_key).cloned() {
+                m.insert(go_name.into(), x);
+            }
+        }
+    }
+    Ok(v)
 }

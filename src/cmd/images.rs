@@ -65,7 +65,8 @@ fn rows(images: Vec<ImageRecord>) -> Vec<Row> {
 pub fn run(global: &GlobalArgs, args: ImagesArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
     let mut images = store.list_images()?;
-    let mut name_filter = args.repository.clone();
+    // Docker ORs reference filters; the positional REPOSITORY is one more.
+    let mut references: Vec<String> = args.repository.iter().cloned().collect();
     for f in &args.filter {
         match f.split_once('=') {
             Some(("dangling", v)) => {
@@ -76,25 +77,15 @@ pub fn run(global: &GlobalArgs, args: ImagesArgs) -> anyhow::Result<i32> {
                 };
                 images.retain(|i| i.names.is_empty() == want);
             }
-            Some(("reference", v)) => name_filter = Some(v.to_string()),
+            Some(("reference", v)) => references.push(v.to_string()),
             _ => bail!(
-                "unsupported --filter {f:?}; supported: dangling=true|false, reference=NAME[:TAG]"
+                "unsupported --filter {f:?}; supported: dangling=true|false, reference=NAME[:TAG] (wildcards * and ? as Docker's)"
             ),
         }
     }
     let mut rows = rows(images);
-    if let Some(nf) = &name_filter {
-        let want = Reference::parse(nf).ok();
-        let has_tag = nf.rsplit('/').next().is_some_and(|l| l.contains(':'));
-        rows.retain(|r| {
-            let Some(w) = &want else { return false };
-            r.image.names.iter().any(|n| {
-                n.name() == w.name()
-                    && (!has_tag || n.tag == w.tag)
-                    && n.familiar_name() == r.repo
-                    && (!has_tag || Some(&r.tag) == w.tag.as_ref())
-            })
-        });
+    if !references.is_empty() {
+        rows.retain(|r| references.iter().any(|p| reference_matches(p, r)));
     }
     let id = |img: &ImageRecord| {
         if args.no_trunc {
@@ -164,4 +155,102 @@ pub fn run(global: &GlobalArgs, args: ImagesArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Docker's `reference=` filter: the pattern (path-glob: `*` and `?` stop at `/`) against
+/// `name:tag` or `name` in familiar form, or a full reference naming this row exactly.
+fn reference_matches(pattern: &str, r: &Row) -> bool {
+    if r.repo == "<none>" {
+        return false;
+    }
+    if path_glob(pattern, &format!("{}:{}", r.repo, r.tag)) || path_glob(pattern, &r.repo) {
+        return true;
+    }
+    let Ok(want) = Reference::parse(pattern) else {
+        return false;
+    };
+    let has_tag = pattern.rsplit('/').next().is_some_and(|l| l.contains(':'));
+    r.image.names.iter().any(|n| {
+        n.name() == want.name()
+            && n.familiar_name() == r.repo
+            && (!has_tag || (n.tag == want.tag && Some(&r.tag) == want.tag.as_ref()))
+    })
+}
+
+/// Go's `path.Match` for `*`, `?`, `[...]` (with `^` negation and ranges) and `\` escapes.
+fn path_glob(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    glob_from(&p, &n)
+}
+
+fn glob_from(p: &[char], n: &[char]) -> bool {
+    match p.split_first() {
+        None => n.is_empty(),
+        Some(('*', rest)) => {
+            // `*` may swallow any run of non-separators; try each length (patterns are short).
+            let mut i = 0;
+            loop {
+                if glob_from(rest, &n[i..]) {
+                    return true;
+                }
+                match n.get(i) {
+                    Some(c) if *c != '/' => i += 1,
+                    _ => return false,
+                }
+            }
+        }
+        Some(('?', rest)) => {
+            matches!(n.split_first(), Some((c, tail)) if *c != '/' && glob_from(rest, tail))
+        }
+        Some(('[', rest)) => {
+            let Some((c, tail)) = n.split_first() else {
+                return false;
+            };
+            let Some(close) = rest.iter().skip(1).position(|x| *x == ']').map(|i| i + 1) else {
+                return false; // Go reports a malformed pattern; it matches nothing.
+            };
+            let (negate, class) = match rest[..close].split_first() {
+                Some(('^', cls)) => (true, cls),
+                _ => (false, &rest[..close]),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < class.len() {
+                if class.get(i + 1) == Some(&'-') && i + 2 < class.len() {
+                    hit |= class[i] <= *c && *c <= class[i + 2];
+                    i += 3;
+                } else {
+                    hit |= class[i] == *c;
+                    i += 1;
+                }
+            }
+            hit != negate && *c != '/' && glob_from(&rest[close + 1..], tail)
+        }
+        Some(('\\', rest)) if !rest.is_empty() => {
+            matches!(n.split_first(), Some((c, tail)) if *c == rest[0] && glob_from(&rest[1..], tail))
+        }
+        Some((pc, rest)) => {
+            matches!(n.split_first(), Some((c, tail)) if c == pc && glob_from(rest, tail))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_glob;
+
+    #[test]
+    fn path_glob_follows_go_path_match() {
+        assert!(path_glob("qa/*", "qa/img"));
+        assert!(!path_glob("qa/*", "qa/img/sub"));
+        assert!(!path_glob("*", "qa/img"));
+        assert!(path_glob("busy*:lat?st", "busybox:latest"));
+        assert!(path_glob("b[a-u]sybox", "busybox"));
+        assert!(!path_glob("b[^u]sybox", "busybox"));
+        assert!(path_glob("a\\*", "a*"));
+        assert!(!path_glob("a\\*", "ab"));
+        assert!(!path_glob("busybox", "busybox:latest"));
+        assert!(!path_glob("[", "["));
+    }
 }

@@ -154,7 +154,14 @@ pub fn run(global: &GlobalArgs, args: PsArgs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    if let Some(fmt) = &args.format {
+    // Docker's `--format json`: one object per line; a bare `table` is the default table.
+    if args.format.as_deref() == Some("json") {
+        for r in &recs {
+            println!("{}", ps_value(r, args.no_trunc));
+        }
+        return Ok(0);
+    }
+    if let Some(fmt) = args.format.as_ref().filter(|f| f.trim() != "table") {
         let fmt = match fmt.strip_prefix("table") {
             Some(rest) => {
                 let rest = rest.trim_start();

@@ -10,7 +10,7 @@ use crate::cli::GlobalArgs;
 #[derive(Debug, Args)]
 pub struct RestartArgs {
     /// Seconds to wait before SIGKILL when stopping
-    #[arg(short = 't', long = "time")]
+    #[arg(short = 't', long = "time", visible_alias = "timeout")]
     pub time: Option<u64>,
     #[arg(required = true)]
     pub containers: Vec<String>,

@@ -1,7 +1,8 @@
 //! `kiln rm [-f] [-v]`: remove containers (and with -v their anonymous volumes).
 
 use clap::Args;
-use kiln_runtime::lifecycle;
+use kiln_runtime::lifecycle::{self, LifecycleError};
+use kiln_runtime::record::RecordError;
 
 use super::container_opts::{for_each, open_store};
 use crate::cli::GlobalArgs;
@@ -21,7 +22,11 @@ pub struct RmArgs {
 pub fn run(global: &GlobalArgs, args: RmArgs) -> anyhow::Result<i32> {
     let store = open_store(global)?;
     for_each(&args.containers, |r| {
-        lifecycle::remove(&store, r, args.force, args.volumes)?;
-        Ok(Some(r.to_string()))
+        match lifecycle::remove(&store, r, args.force, args.volumes) {
+            Ok(_) => Ok(Some(r.to_string())),
+            // As `rm -f` (and Docker since 20.10): a container already gone is no failure.
+            Err(LifecycleError::Record(RecordError::NotFound(_))) if args.force => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     })
 }

@@ -67,6 +67,7 @@ pub struct RunArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<i32> {
+    super::container_opts::check_env_and_workdir(&args.env, args.workdir.as_deref())?;
     // User networks, container:<id> and published ports live in the runtime (a monitor
     // holds the namespace, names and the port proxy); the default bridge, host and none
     // are served here.

@@ -37,6 +37,22 @@ pub fn run(global: &GlobalArgs, args: StatsArgs) -> anyhow::Result<i32> {
             .map(|c| lifecycle::find(&store, c))
             .collect::<Result<Vec<_>, _>>()?
     };
+    // `json` prints objects, `table TEMPLATE` a header then rows, a bare `table` the default.
+    let format = args.format.as_deref().filter(|f| f.trim() != "table");
+    let template = match format {
+        Some("json") | None => None,
+        Some(f) => match f.strip_prefix("table") {
+            Some(rest) => {
+                let rest = rest.trim_start();
+                println!(
+                    "{}",
+                    super::container_fmt::table_header_with(rest, column_name)
+                );
+                Some(rest)
+            }
+            None => Some(f),
+        },
+    };
     let mut rows = Vec::new();
     for r in recs {
         let s = if matches!(r.state, State::Running | State::Paused) && r.pid > 0 {
@@ -64,7 +80,11 @@ pub fn run(global: &GlobalArgs, args: StatsArgs) -> anyhow::Result<i32> {
             "PIDs": s.pids.to_string(),
             "MemBytes": s.mem_usage,
         });
-        if let Some(f) = &args.format {
+        if format == Some("json") {
+            println!("{v}");
+            continue;
+        }
+        if let Some(f) = template {
             println!("{}", render_template(f, &v)?);
             continue;
         }
@@ -75,7 +95,7 @@ pub fn run(global: &GlobalArgs, args: StatsArgs) -> anyhow::Result<i32> {
                 .collect(),
         );
     }
-    if args.format.is_none() {
+    if format.is_none() {
         print_table(
             &[
                 "CONTAINER ID",
@@ -89,4 +109,18 @@ pub fn run(global: &GlobalArgs, args: StatsArgs) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Docker's column title for a `stats` template field.
+fn column_name(field: &str) -> &'static str {
+    match field {
+        "ID" => "CONTAINER ID",
+        "Container" => "CONTAINER",
+        "Name" => "NAME",
+        "CPUPerc" => "CPU %",
+        "MemUsage" => "MEM USAGE / LIMIT",
+        "MemPerc" => "MEM %",
+        "PIDs" => "PIDS",
+        _ => "",
+    }
 }

@@ -87,6 +87,9 @@ pub fn run(global: &GlobalArgs, args: SystemArgs) -> anyhow::Result<i32> {
         }
         SystemCommand::Prune(a) => {
             let opts = a.options()?;
+            // As Docker's: stopped containers and idle networks first (their snapshots
+            // then become garbage), then images and build cache.
+            prune_containers_and_networks(global)?;
             let report = store.prune_system(&opts)?;
             print_report(&report);
             super::prune::prune_cache_mounts(&store)?;
@@ -125,4 +128,27 @@ pub fn run(global: &GlobalArgs, args: SystemArgs) -> anyhow::Result<i32> {
             })
         }
     }
+}
+
+/// `container prune` and, when this store has networking set up, `network prune`.
+fn prune_containers_and_networks(global: &GlobalArgs) -> anyhow::Result<()> {
+    use super::container_inspect::{ContainerArgs, ContainerCommand};
+    use super::network::{NetworkArgs, NetworkCommand};
+    super::container_inspect::run(
+        global,
+        ContainerArgs {
+            command: ContainerCommand::Prune { force: true },
+        },
+    )?;
+    // Without state there are no user networks, and `network` would set up the bridge.
+    let state = std::path::absolute(&global.root)?.join("network/state.json");
+    if state.exists() {
+        super::network::run(
+            global,
+            NetworkArgs {
+                command: NetworkCommand::Prune { force: true },
+            },
+        )?;
+    }
+    Ok(())
 }

@@ -32,17 +32,23 @@ pub enum VolumeCommand {
     Inspect {
         #[arg(required = true)]
         names: Vec<String>,
+        /// Go-template-like format, e.g. '{{.Mountpoint}}'
+        #[arg(short = 'f', long)]
+        format: Option<String>,
     },
     /// Remove volumes
     Rm {
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// Remove all volumes no container uses
+    /// Remove the anonymous volumes no container uses
     Prune {
         /// Do not ask (kiln never asks; accepted for Docker compatibility)
         #[arg(short = 'f', long)]
         force: bool,
+        /// Named volumes too
+        #[arg(short = 'a', long)]
+        all: bool,
     },
 }
 
@@ -76,12 +82,28 @@ pub fn run(global: &GlobalArgs, args: VolumeArgs) -> anyhow::Result<i32> {
                 print_table(&["DRIVER", "VOLUME NAME"], &rows);
             }
         }
-        VolumeCommand::Inspect { names } => {
-            let vols = names
-                .iter()
-                .map(|n| volume::get(&store, n))
-                .collect::<Result<Vec<_>, _>>()?;
-            println!("{}", serde_json::to_string_pretty(&vols)?);
+        VolumeCommand::Inspect { names, format } => {
+            // As Docker: show what exists, report what does not, exit 1 if anything missed.
+            let mut values = Vec::new();
+            let mut code = 0;
+            for n in &names {
+                match volume::get(&store, n) {
+                    Ok(v) => values.push(serde_json::to_value(v)?),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        code = 1;
+                    }
+                }
+            }
+            match format {
+                Some(f) => {
+                    for v in &values {
+                        println!("{}", super::format::render_template(&f, v)?);
+                    }
+                }
+                None => println!("{}", serde_json::to_string_pretty(&values)?),
+            }
+            return Ok(code);
         }
         VolumeCommand::Rm { names } => {
             let mut code = 0;
@@ -96,8 +118,8 @@ pub fn run(global: &GlobalArgs, args: VolumeArgs) -> anyhow::Result<i32> {
             }
             return Ok(code);
         }
-        VolumeCommand::Prune { force: _ } => {
-            let removed = volume::prune(&store)?;
+        VolumeCommand::Prune { force: _, all } => {
+            let removed = volume::prune(&store, all)?;
             if !removed.is_empty() {
                 println!("Deleted Volumes:");
                 for n in &removed {
