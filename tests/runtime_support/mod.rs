@@ -172,7 +172,7 @@ impl Drop for Rt {
         for id in String::from_utf8_lossy(&ids).split_whitespace() {
             let _ = self.k.run(&["rm", "-f", "-v", id]);
         }
-        let _ = self.k.run(&["volume", "prune", "-f"]);
+        let _ = self.k.run(&["volume", "prune", "-f", "-a"]);
         // The store's networks go when `self.k` drops (kiln_support::remove_networks).
         // Last resort if kiln itself failed: no monitor of this store may outlive the test.
         for pid in self.store_processes() {
