@@ -18,13 +18,17 @@ fn sorted(text: &str) -> Vec<String> {
 
 /// The default network's subnet prefix, e.g. "172.18." for 172.18.0.0/16.
 fn bridge_prefix(net: &Net) -> String {
-    let text = net.ok(&["network", "inspect", "bridge"]);
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let subnet = v[0]["IPAM"]["Config"][0]["Subnet"]
-        .as_str()
-        .unwrap_or_default();
+    // Docker users' way to read it: a range in an inspect template.
+    let subnet = net.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+        "bridge",
+    ]);
+    let subnet = subnet.trim();
     let octets: Vec<&str> = subnet.split('.').collect();
-    assert!(octets.len() == 4, "subnet {subnet:?} in {text}");
+    assert!(octets.len() == 4, "subnet {subnet:?}");
     format!("{}.{}.", octets[0], octets[1])
 }
 

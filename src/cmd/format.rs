@@ -126,76 +126,9 @@ pub fn parse_duration(s: &str) -> anyhow::Result<std::time::Duration> {
     Ok(std::time::Duration::from_secs_f64(total))
 }
 
-/// Render a value as Go's text/template prints it: strings bare, lists `[a b]`, maps
-/// `map[k:v]`, null `<no value>`.
-fn go_print(v: &Value) -> String {
-    match v {
-        Value::Null => "<no value>".into(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => format!("[{}]", a.iter().map(go_print).collect::<Vec<_>>().join(" ")),
-        Value::Object(o) => format!(
-            "map[{}]",
-            o.iter()
-                .map(|(k, v)| format!("{k}:{}", go_print(v)))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
-        other => other.to_string(),
-    }
-}
-
-fn lookup<'a>(v: &'a Value, path: &str) -> anyhow::Result<&'a Value> {
-    let path = path.trim();
-    if path == "." {
-        return Ok(v);
-    }
-    let Some(rest) = path.strip_prefix('.') else {
-        bail!("template: expected a field path like .Config.Env, got {path:?}")
-    };
-    let mut cur = v;
-    for field in rest.split('.') {
-        cur = match cur {
-            Value::Object(o) => o.get(field).unwrap_or(&Value::Null),
-            _ => &Value::Null,
-        };
-    }
-    Ok(cur)
-}
-
-/// Render a Go-template-like format: `{{.A.B}}`, `{{json .A}}`, `{{upper .A}}`, `{{lower .A}}`;
-/// `\t` and `\n` escapes as Docker accepts them.
+/// Render a `--format` template (see `template.rs`) with `v` as dot.
 pub fn render_template(tpl: &str, v: &Value) -> anyhow::Result<String> {
-    let mut out = String::new();
-    let mut rest = tpl;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .with_context(|| format!("template {tpl:?}: unclosed {{{{"))?;
-        let expr = after[..end]
-            .trim()
-            .trim_start_matches('-')
-            .trim_end_matches('-')
-            .trim();
-        let (func, arg) = match expr.split_once(char::is_whitespace) {
-            Some((f, a)) if !f.starts_with('.') => (Some(f), a),
-            _ => (None, expr),
-        };
-        let val = lookup(v, arg)?;
-        out.push_str(&match func {
-            None => go_print(val),
-            Some("json") => serde_json::to_string(val)?,
-            Some("upper") => go_print(val).to_uppercase(),
-            Some("lower") => go_print(val).to_lowercase(),
-            Some(f) => {
-                bail!("template {tpl:?}: unknown function {f:?} (supported: json, upper, lower)")
-            }
-        });
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out.replace("\\t", "\t").replace("\\n", "\n"))
+    super::template::render(tpl, v)
 }
 
 #[cfg(test)]
@@ -215,24 +148,5 @@ mod tests {
         assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
         assert_eq!(parse_duration("24h").unwrap().as_secs(), 86400);
         assert!(parse_duration("5").is_err());
-    }
-
-    #[test]
-    fn templates() {
-        let v = serde_json::json!({"Config": {"Env": ["A=1", "B=2"], "Cmd": null}, "Id": "sha256:x", "Os": "linux"});
-        assert_eq!(render_template("{{.Config.Env}}", &v).unwrap(), "[A=1 B=2]");
-        assert_eq!(
-            render_template("{{json .Config.Env}}", &v).unwrap(),
-            r#"["A=1","B=2"]"#
-        );
-        assert_eq!(
-            render_template("{{.Id}}\\t{{ .Os }}", &v).unwrap(),
-            "sha256:x\tlinux"
-        );
-        assert_eq!(
-            render_template("{{.Config.Cmd}}", &v).unwrap(),
-            "<no value>"
-        );
-        assert!(render_template("{{.Id", &v).is_err());
     }
 }

@@ -18,6 +18,7 @@ pub mod save;
 pub mod store_open;
 pub mod system;
 pub mod tag;
+pub mod template;
 pub mod unpack;
 
 pub mod image_source;

@@ -49,6 +49,9 @@ pub enum NetworkCommand {
     Inspect {
         #[arg(required = true)]
         networks: Vec<String>,
+        /// Go-template-like format, e.g. '{{range .IPAM.Config}}{{.Subnet}}{{end}}'
+        #[arg(short = 'f', long)]
+        format: Option<String>,
     },
     /// Remove networks (the default one too when idle: it is made again on demand)
     Rm {
@@ -152,7 +155,7 @@ pub fn run(global: &GlobalArgs, args: NetworkArgs) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        NetworkCommand::Inspect { networks } => {
+        NetworkCommand::Inspect { networks, format } => {
             let mut values = Vec::new();
             let mut code = 0;
             for n in &networks {
@@ -164,7 +167,14 @@ pub fn run(global: &GlobalArgs, args: NetworkArgs) -> anyhow::Result<i32> {
                     }
                 }
             }
-            println!("{}", serde_json::to_string_pretty(&values)?);
+            match format {
+                Some(f) => {
+                    for v in &values {
+                        println!("{}", super::format::render_template(&f, v)?);
+                    }
+                }
+                None => println!("{}", serde_json::to_string_pretty(&values)?),
+            }
             Ok(code)
         }
         NetworkCommand::Rm { networks } => for_each(&networks, |n| {
