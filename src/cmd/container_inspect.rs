@@ -20,7 +20,6 @@ fn ipc_mode(m: &IpcMode) -> String {
         IpcMode::Container(t) => format!("container:{t}"),
     }
 }
-use super::format::render_template;
 use crate::cli::GlobalArgs;
 
 #[derive(Debug, Args)]
@@ -235,24 +234,9 @@ fn inspect(
     containers: &[String],
 ) -> anyhow::Result<i32> {
     let store = open_store(global)?;
-    let mut values = Vec::new();
-    let mut code = 0;
-    for r in containers {
-        match lifecycle::find(&store, r) {
-            Ok(rec) => values.push(inspect_value(store.root(), &rec)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                code = 1;
-            }
-        }
-    }
-    match format {
-        Some(f) => {
-            for v in &values {
-                println!("{}", render_template(&f, v)?);
-            }
-        }
-        None => println!("{}", serde_json::to_string_pretty(&values)?),
-    }
-    Ok(code)
+    super::format::print_inspect(
+        containers,
+        |r| Ok(inspect_value(store.root(), &lifecycle::find(&store, r)?)),
+        format.as_deref(),
+    )
 }

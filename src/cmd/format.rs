@@ -126,6 +126,36 @@ pub fn parse_duration(s: &str) -> anyhow::Result<std::time::Duration> {
     Ok(std::time::Duration::from_secs_f64(total))
 }
 
+/// `inspect` as Docker prints it: the JSON array of what `lookup` finds for each name (a
+/// name not found is reported on stderr and makes the exit code 1), or with `--format`,
+/// the template rendered once per found object.
+pub fn print_inspect(
+    names: &[String],
+    mut lookup: impl FnMut(&str) -> anyhow::Result<Value>,
+    format: Option<&str>,
+) -> anyhow::Result<i32> {
+    let mut values = Vec::new();
+    let mut code = 0;
+    for n in names {
+        match lookup(n) {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = 1;
+            }
+        }
+    }
+    match format {
+        Some(f) => {
+            for v in &values {
+                println!("{}", render_template(f, v)?);
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&values)?),
+    }
+    Ok(code)
+}
+
 /// Render a `--format` template (see `template.rs`) with `v` as dot.
 pub fn render_template(tpl: &str, v: &Value) -> anyhow::Result<String> {
     super::template::render(tpl, v)

@@ -155,28 +155,11 @@ pub fn run(global: &GlobalArgs, args: NetworkArgs) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        NetworkCommand::Inspect { networks, format } => {
-            let mut values = Vec::new();
-            let mut code = 0;
-            for n in &networks {
-                match mgr.inspect(n) {
-                    Ok(n) => values.push(inspect_value(&n)),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        code = 1;
-                    }
-                }
-            }
-            match format {
-                Some(f) => {
-                    for v in &values {
-                        println!("{}", super::format::render_template(&f, v)?);
-                    }
-                }
-                None => println!("{}", serde_json::to_string_pretty(&values)?),
-            }
-            Ok(code)
-        }
+        NetworkCommand::Inspect { networks, format } => super::format::print_inspect(
+            &networks,
+            |n| Ok(inspect_value(&mgr.inspect(n)?)),
+            format.as_deref(),
+        ),
         NetworkCommand::Rm { networks } => for_each(&networks, |n| {
             let name = mgr.inspect(n)?.name;
             mgr.remove(&name)?;

@@ -84,26 +84,11 @@ pub fn run(global: &GlobalArgs, args: VolumeArgs) -> anyhow::Result<i32> {
         }
         VolumeCommand::Inspect { names, format } => {
             // As Docker: show what exists, report what does not, exit 1 if anything missed.
-            let mut values = Vec::new();
-            let mut code = 0;
-            for n in &names {
-                match volume::get(&store, n) {
-                    Ok(v) => values.push(serde_json::to_value(v)?),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        code = 1;
-                    }
-                }
-            }
-            match format {
-                Some(f) => {
-                    for v in &values {
-                        println!("{}", super::format::render_template(&f, v)?);
-                    }
-                }
-                None => println!("{}", serde_json::to_string_pretty(&values)?),
-            }
-            return Ok(code);
+            return super::format::print_inspect(
+                &names,
+                |n| Ok(serde_json::to_value(volume::get(&store, n)?)?),
+                format.as_deref(),
+            );
         }
         VolumeCommand::Rm { names } => {
             let mut code = 0;
