@@ -15,7 +15,20 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The lock file inside a container's state directory.
-pub(crate) const LOCK: &str = "lock";
+pub const LOCK: &str = "lock";
+
+/// Creates `dir/lock` already locked by this process, for as long as the returned value
+/// lives. The file is locked under another name and then renamed into place, so a
+/// reclaimer never finds an unlocked `lock` of a live owner (and never holds it when the
+/// owner takes it).
+pub fn take_lock(dir: &Path) -> std::io::Result<Flock<File>> {
+    let tmp = dir.join(".lock.new");
+    let file = File::create(&tmp)?;
+    let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| std::io::Error::from(e))?;
+    std::fs::rename(&tmp, dir.join(LOCK))?;
+    Ok(lock)
+}
 
 /// Grace for a state directory without a lock file: it may be between its creation and
 /// its lock (or made by a kiln from before locks).

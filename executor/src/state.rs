@@ -40,18 +40,14 @@ impl StateDir {
             path: path.clone(),
             source,
         })?;
-        let lock_path = path.join(crate::reclaim::LOCK);
-        let lock = std::fs::File::create(&lock_path).and_then(|f| {
-            nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
-                .map_err(|(_, e)| io::Error::from(e))
-        });
-        let lock = match lock {
+        let lock = match crate::reclaim::take_lock(&path) {
             Ok(l) => l,
             Err(source) => {
-                let _ = std::fs::remove_file(&lock_path);
+                let _ = std::fs::remove_file(path.join(".lock.new"));
+                let _ = std::fs::remove_file(path.join(crate::reclaim::LOCK));
                 let _ = std::fs::remove_dir(&path);
                 return Err(StateError::Create {
-                    path: lock_path,
+                    path: path.join(crate::reclaim::LOCK),
                     source,
                 });
             }

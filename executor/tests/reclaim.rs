@@ -155,3 +155,31 @@ async fn a_live_containers_state_and_cgroups_are_left_alone() {
         std::panic::resume_unwind(e);
     }
 }
+
+#[test]
+fn a_reclaimer_never_takes_a_lock_being_made() {
+    // Owners lock while a reclaimer sweeps the same root over and over: no owner may fail
+    // to lock, and no live owner's directory may go.
+    let sb = Sandbox::new("reclaim-race");
+    let root = sb.state();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                kiln_executor::reclaim::reclaim(&root);
+            }
+        });
+        for i in 0..300 {
+            let dir = root.join(format!("c{i}"));
+            std::fs::create_dir(&dir).unwrap();
+            let lock = kiln_executor::reclaim::take_lock(&dir);
+            assert!(lock.is_ok(), "owner {i} could not lock: {lock:?}");
+            assert!(
+                dir.join("lock").exists(),
+                "owner {i}'s live directory was reclaimed"
+            );
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}

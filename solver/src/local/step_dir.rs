@@ -9,12 +9,11 @@ use std::fs::File;
 use std::path::Path;
 
 use kiln_executor::mountinfo::unmount_under;
+use kiln_executor::reclaim::LOCK;
 use nix::fcntl::{Flock, FlockArg};
 use tempfile::TempDir;
 
 use super::mount::MountError;
-
-const LOCK: &str = "lock";
 
 /// One step's directory; removed (then unlocked) on drop.
 #[derive(Debug)]
@@ -51,14 +50,11 @@ pub fn step_dir(store_root: &Path) -> Result<StepDir, MountError> {
         .prefix("step-")
         .tempdir_in(&parent)
         .map_err(tmp_err(&parent))?;
-    let path = dir.path().join(LOCK);
-    let file = File::create(&path).map_err(tmp_err(&path))?;
-    let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-        MountError::TempDir {
-            dir: path.clone(),
-            source: e.into(),
-        }
-    })?;
+    let lock =
+        kiln_executor::reclaim::take_lock(dir.path()).map_err(|source| MountError::TempDir {
+            dir: dir.path().join(LOCK),
+            source,
+        })?;
     Ok(StepDir { dir, _lock: lock })
 }
 
