@@ -28,9 +28,16 @@ unmount_under() {
   done
 }
 
-reset_kiln() {
+# The store's bridge and nftables table live outside it (kiln run puts containers on the
+# bridge): remove them with the store.
+drop_kiln_store() {
+  if [[ -d $(kiln_root) ]]; then kiln network rm bridge >/dev/null 2>&1 || true; fi
   unmount_under "$(kiln_root)"
   rm -rf "$(kiln_root)"
+}
+
+reset_kiln() {
+  drop_kiln_store
   kiln pull "$BASE_IMAGE"
 }
 build_kiln() { BUILD_CMD=("$KILN_BIN" --root "$(kiln_root)" build --progress plain -t "bench-$1:latest" -f "$2/Dockerfile" "$2"); }
@@ -65,7 +72,7 @@ cleanup_tools() {
   local tool
   for tool in "${TOOLS[@]}"; do
     case $tool in
-    kiln) unmount_under "$(kiln_root)" && rm -rf "$(kiln_root)" ;;
+    kiln) drop_kiln_store ;;
     buildkit)
       docker_anchor image ls -q --filter 'reference=bench-*' | xargs -r /usr/bin/docker -H "unix://$DOCKER_SOCK" image rm -f >/dev/null 2>&1
       # rebuilds under the same tag leave the previous images dangling
