@@ -12,7 +12,8 @@ if [[ -z ${KILN_ROOT:-} ]]; then
   own_root=$KILN_ROOT
 fi
 export KILN_ROOT
-trap '[[ -n $own_root ]] && rm -rf "$own_root"' EXIT
+# A temp store's bridge and nftables table (made by `kiln run`) go with it.
+trap '[[ -n $own_root ]] && { "$kiln" network rm bridge >/dev/null 2>&1 || true; rm -rf "$own_root"; }' EXIT
 testdata/debian-image.sh "$kiln" debian:bookworm
 time "$kiln" build --progress plain -t debian-hello testdata/build/debian
 out=$("$kiln" run --rm debian-hello)
