@@ -18,15 +18,21 @@ use std::time::Duration;
 pub const LOCK: &str = "lock";
 
 /// Creates `dir/lock` already locked by this process, for as long as the returned value
-/// lives. The file is locked under another name and then renamed into place, so a
-/// reclaimer never finds an unlocked `lock` of a live owner (and never holds it when the
-/// owner takes it).
+/// lives (see [`take_lock_at`]).
 pub fn take_lock(dir: &Path) -> std::io::Result<Flock<File>> {
-    let tmp = dir.join(".lock.new");
+    take_lock_at(&dir.join(LOCK))
+}
+
+/// Creates the lock file `path` already locked by this process. The file is locked under
+/// a hidden name beside it (`.NAME.new`) and then renamed into place, so a reclaimer never
+/// finds an unlocked lock of a live owner (and never holds it when the owner takes it).
+pub fn take_lock_at(path: &Path) -> std::io::Result<Flock<File>> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.new"));
     let file = File::create(&tmp)?;
     let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
         .map_err(|(_, e)| std::io::Error::from(e))?;
-    std::fs::rename(&tmp, dir.join(LOCK))?;
+    std::fs::rename(&tmp, path)?;
     Ok(lock)
 }
 
@@ -34,21 +40,24 @@ pub fn take_lock(dir: &Path) -> std::io::Result<Flock<File>> {
 /// its lock (or made by a kiln from before locks).
 const UNLOCKED_GRACE: Duration = Duration::from_secs(60);
 
-/// Removes the leftovers of containers whose caller is gone, under `state_root`. Logged,
-/// never fatal: what cannot go now is retried by the next executor.
-pub fn reclaim(state_root: &Path) {
-    let Ok(entries) = std::fs::read_dir(state_root) else {
-        return;
+/// The directories under `root` (those whose name `wanted` accepts) whose owner is gone:
+/// their `lock` is free — returned held, so two reclaimers never work on one — or they
+/// have none and are older than the grace.
+pub fn abandoned_dirs(
+    root: &Path,
+    wanted: impl Fn(&str) -> bool,
+) -> Vec<(PathBuf, Option<Flock<File>>)> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
     };
     let mut stale = Vec::new();
     for e in entries.flatten() {
-        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) || !wanted(&e.file_name().to_string_lossy()) {
             continue;
         }
         let dir = e.path();
         match File::open(dir.join(LOCK)) {
             Ok(f) => {
-                // Held while removing, so two reclaimers never work on one directory.
                 if let Ok(held) = Flock::lock(f, FlockArg::LockExclusiveNonblock) {
                     stale.push((dir, Some(held)));
                 }
@@ -59,6 +68,13 @@ pub fn reclaim(state_root: &Path) {
             Err(_) => {}
         }
     }
+    stale
+}
+
+/// Removes the leftovers of containers whose caller is gone, under `state_root`. Logged,
+/// never fatal: what cannot go now is retried by the next executor.
+pub fn reclaim(state_root: &Path) {
+    let stale = abandoned_dirs(state_root, |_| true);
     if stale.is_empty() {
         return;
     }
@@ -87,11 +103,12 @@ pub fn reclaim(state_root: &Path) {
                 continue;
             }
         }
-        remove_state_dir(&dir);
+        remove_tree(&dir);
     }
 }
 
-fn older_than_grace(p: &Path) -> bool {
+/// Whether `p` was last modified longer ago than the grace for unlocked leftovers.
+pub fn older_than_grace(p: &Path) -> bool {
     std::fs::metadata(p)
         .and_then(|m| m.modified())
         .ok()
@@ -137,9 +154,10 @@ fn find_cgroups(names: &HashSet<String>) -> Vec<PathBuf> {
     found
 }
 
-/// Detaches mounts under `dir` (an OCI bundle's rootfs), then removes it; a directory
-/// that still has a mount inside is left alone rather than deleted through it.
-fn remove_state_dir(dir: &Path) {
+/// Detaches mounts under `dir` (an OCI bundle's rootfs, a step's secrets tmpfs), then
+/// removes it; a directory that still has a mount inside is left alone rather than deleted
+/// through it.
+pub fn remove_tree(dir: &Path) {
     if !crate::mountinfo::unmount_under(dir) {
         tracing::warn!(
             "leaving {}: something is still mounted inside",

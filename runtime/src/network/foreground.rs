@@ -33,21 +33,13 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> NetError + '_ {
     }
 }
 
-/// Creates the lock file already locked: it is made under a hidden name and renamed into
-/// place, so [`reclaim`] never sees an unlocked file of a live run.
+/// The run's lock file, already locked (`take_lock_at`: made under a hidden name and
+/// renamed into place, so [`reclaim`] never sees an unlocked file of a live run).
 fn take_lock(root: &Path, id: &str) -> Result<Flock<File>, NetError> {
     let dir = lock_dir(root);
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let tmp = dir.join(format!(".{id}"));
-    let file = File::create(&tmp).map_err(io_err(&tmp))?;
-    let lock =
-        Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| NetError::Write {
-            path: tmp.clone(),
-            source: e.into(),
-        })?;
     let path = dir.join(id);
-    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
-    Ok(lock)
+    kiln_executor::reclaim::take_lock_at(&path).map_err(|source| NetError::Write { path, source })
 }
 
 impl Foreground {
@@ -151,16 +143,12 @@ pub fn reclaim(root: &Path) {
     }
 }
 
-/// A hidden lock file nobody holds, a minute old (its creator died before the rename;
-/// a young one may be between its creation and its lock).
+/// A hidden lock file nobody holds, older than the grace (its creator died before the
+/// rename; a young one may be between its creation and its lock).
 fn stale_hidden(path: &Path) -> bool {
-    let old = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age.as_secs() > 60);
-    old && File::open(path)
-        .ok()
-        .and_then(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).ok())
-        .is_some()
+    kiln_executor::reclaim::older_than_grace(path)
+        && File::open(path)
+            .ok()
+            .and_then(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).ok())
+            .is_some()
 }

@@ -8,9 +8,8 @@
 use std::fs::File;
 use std::path::Path;
 
-use kiln_executor::mountinfo::unmount_under;
-use kiln_executor::reclaim::LOCK;
-use nix::fcntl::{Flock, FlockArg};
+use kiln_executor::reclaim::{abandoned_dirs, remove_tree, LOCK};
+use nix::fcntl::Flock;
 use tempfile::TempDir;
 
 use super::mount::MountError;
@@ -21,11 +20,6 @@ pub struct StepDir {
     // Field order matters: the directory goes before its lock is released.
     dir: TempDir,
     _lock: Flock<File>,
-}
-
-/// An exclusive lock on `file` if nobody else holds one.
-fn try_lock(file: File) -> Option<Flock<File>> {
-    Flock::lock(file, FlockArg::LockExclusiveNonblock).ok()
 }
 
 impl StepDir {
@@ -59,56 +53,15 @@ pub fn step_dir(store_root: &Path) -> Result<StepDir, MountError> {
 }
 
 /// Removes the step directories of builds that are gone: those whose lock file nobody
-/// holds, and those without one that are over a minute old (made by a process killed
-/// before it could lock, or by an older kiln). Failures are logged, never fatal: a
-/// leftover is retried by the next build.
+/// holds, and those without one that are over the grace (made by a process killed before
+/// it could lock, or by an older kiln), with any mount left inside. Failures are logged,
+/// never fatal: a leftover is retried by the next build.
 pub fn reclaim(store_root: &Path) {
     let parent = store_root.join("build-tmp");
-    let Ok(entries) = std::fs::read_dir(&parent) else {
-        return;
-    };
-    let mut stale = Vec::new();
-    for e in entries.flatten() {
-        if !e.file_name().to_string_lossy().starts_with("step-") {
-            continue;
-        }
-        let dir = e.path();
-        // Holding the lock while removing keeps two reclaimers from racing.
-        match File::open(dir.join(LOCK)) {
-            Ok(f) => {
-                // None: a live build's.
-                if let Some(held) = try_lock(f) {
-                    stale.push((dir, Some(held)));
-                }
-            }
-            Err(_) if older_than_a_minute(&dir) => stale.push((dir, None)),
-            Err(_) => {}
-        }
-    }
-    if stale.is_empty() {
-        return;
-    }
-    for (dir, _held) in stale {
+    for (dir, _held) in abandoned_dirs(&parent, |n| n.starts_with("step-")) {
         tracing::info!(dir = %dir.display(), "removing the step directory of a build that is gone");
-        if !unmount_under(&dir) {
-            tracing::warn!(
-                "leaving {}: something is still mounted inside",
-                dir.display()
-            );
-            continue;
-        }
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            tracing::warn!("removing {}: {e}", dir.display());
-        }
+        remove_tree(&dir);
     }
-}
-
-fn older_than_a_minute(p: &Path) -> bool {
-    std::fs::metadata(p)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age.as_secs() > 60)
 }
 
 #[cfg(test)]
